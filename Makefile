@@ -1,0 +1,86 @@
+# SmartMarket build. `make` builds build/smartmarket; `make help` lists targets.
+# Sources are found by wildcard: a new .c under src/ needs no edit here.
+
+CC       ?= cc
+PKGS     := libuv jansson libsodium sqlite3 libpq zlib
+BUILD    ?= build
+SAN      ?=
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral -Wvla
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -I$(BUILD)/gen \
+            $(shell pkg-config --cflags $(PKGS)) $(SAN)
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
+LDFLAGS  += $(SAN)
+
+SRC      := $(shell find src -name '*.c' | sort)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
+LIBOBJ   := $(filter-out $(BUILD)/src/main.o,$(OBJ))
+DEP      := $(OBJ:.o=.d)
+MIGR     := $(sort $(wildcard src/db/migrations/*.sql))
+
+UNIT_SRC := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all help clean test unit e2e asan format format-check tidy bench deps
+all: $(BUILD)/smartmarket
+
+help:
+	@echo "make            build build/smartmarket"
+	@echo "make unit       build and run the C unit tests (cmocka)"
+	@echo "make test       everything: scripts/test.sh (unit + e2e on SQLite and PostgreSQL)"
+	@echo "make asan       the whole suite under ASan+UBSan (build-asan/)"
+	@echo "make format     clang-format -i; make format-check fails on a diff"
+	@echo "make tidy       clang-tidy over src/"
+	@echo "make deps       install the Debian packages the build needs"
+
+$(BUILD)/smartmarket: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Migrations are SQL files embedded into the binary as C arrays.
+$(BUILD)/gen/migrations_data.c: $(MIGR) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-migrations.sh $(MIGR) > $@
+
+$(BUILD)/gen/migrations_data.o: $(BUILD)/gen/migrations_data.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Each unit test is one program linked against every object but main.o.
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBOBJ) $(LDLIBS) $(shell pkg-config --libs cmocka) $(LDFLAGS)
+
+unit: $(UNIT_BIN)
+	@sh scripts/run-unit.sh $(UNIT_BIN)
+
+test:
+	sh scripts/test.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" CFLAGS="-O1 -g"
+	SM_BUILD=build-asan sh scripts/test.sh
+
+format:
+	clang-format -i $(SRC) $(shell find src tests/unit -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$')
+
+format-check:
+	clang-format --dry-run --Werror $(shell find src tests/unit -name '*.c' -o -name '*.h')
+
+tidy:
+	clang-tidy --quiet $(SRC) -- $(CFLAGS)
+
+bench: all
+	sh bench/http.sh
+
+deps:
+	sh scripts/deps.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(DEP)

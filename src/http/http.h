@@ -1,0 +1,159 @@
+/* http.h — the HTTP layer's whole public interface: requests, responses,
+ * the router and the server.
+ *
+ * Model: N event loops (libuv, one per core, SO_REUSEPORT) own the sockets,
+ * parse with http_parser, enforce every limit and timeout, and write
+ * responses. A matched handler runs on the blocking worker pool
+ * (uv_queue_work) unless its route is marked HTTP_ROUTE_INLINE (only for
+ * handlers that never block: /health/live/, static files from memory).
+ * Before a handler runs, the thread's log correlation id is set to the
+ * request id, so every log line the request causes carries it.
+ *
+ * All request memory comes from the request's arena (req->arena) and is
+ * freed after the response is written. Handlers fill the response through
+ * the http_response_* calls; they never touch the socket. */
+#ifndef SM_HTTP_HTTP_H
+#define SM_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+
+#define HTTP_MAX_PARAMS 8
+#define HTTP_REQUEST_ID_MAX 64
+
+typedef struct http_header {
+    const char *name;  /* lower-cased */
+    const char *value; /* as received, surrounding whitespace trimmed */
+} http_header;
+
+typedef struct http_request {
+    arena *arena;            /* freed after the response; allocate from it freely */
+    const char *method;      /* "GET", "POST", … */
+    const char *path;        /* percent-decoded path without the query, e.g. "/api/products/7/" */
+    const char *raw_path;    /* as received, without the query */
+    const char *query;       /* raw query string without '?', "" when none */
+    const http_header *headers;
+    size_t header_count;
+    const char *body; /* NUL-terminated for convenience; body_len excludes the NUL */
+    size_t body_len;
+    const char *request_id;  /* from X-Request-ID when well-formed, else generated */
+    const char *remote_addr; /* peer IP (X-Forwarded-For's first hop when TRUST_PROXY) */
+    bool secure;             /* TLS in front (X-Forwarded-Proto: https with TRUST_PROXY) */
+    const char *param_names[HTTP_MAX_PARAMS]; /* path parameters from the route */
+    const char *param_values[HTTP_MAX_PARAMS];
+    int param_count;
+    void *user_data; /* free for the layer above (the api layer puts the principal here) */
+} http_request;
+
+/* Header value by lower-case name, or NULL. */
+const char *http_request_header(const http_request *req, const char *lname);
+
+/* Path parameter by name ("id" for "/api/products/{id}/"), or NULL. */
+const char *http_request_param(const http_request *req, const char *name);
+
+/* Query parameter by name, percent-decoded ('+' as space) into the arena;
+ * NULL when absent. The first occurrence wins. */
+const char *http_request_query(http_request *req, const char *name);
+
+/* Cookie value by name from the Cookie header, into the arena; NULL when absent. */
+const char *http_request_cookie(http_request *req, const char *name);
+
+typedef struct http_response http_response;
+
+/* Sets the status code (default 200). */
+void http_response_set_status(http_response *res, int status);
+
+/* Adds a header (copied). Content-Length, Date, Connection and the security
+ * headers are added by the server; do not set them here. */
+int http_response_add_header(http_response *res, const char *name, const char *value);
+
+/* Sets the body (copied) and its Content-Type. */
+int http_response_set_body(http_response *res, const void *body, size_t len,
+                           const char *content_type);
+
+/* Sets status and a JSON body (the reference to `body` is stolen). */
+int http_response_json(http_response *res, int status, json_t *body);
+
+/* Sets status and the standard error body
+ *   {"error":{"code":CODE,"message":MESSAGE[,"details":DETAILS]}}
+ * `details` may be NULL; its reference is stolen. */
+int http_response_error(http_response *res, int status, const char *code, json_t *details,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The request this response answers (for handlers that need both). */
+int http_response_status(const http_response *res);
+
+/* ---- router ---- */
+
+typedef void (*http_handler_fn)(http_request *req, http_response *res, void *ctx);
+
+enum {
+    HTTP_ROUTE_INLINE = 1 << 0, /* run on the event loop: handler must never block */
+};
+
+typedef struct http_router http_router;
+
+http_router *http_router_new(void);
+void http_router_free(http_router *r);
+
+/* Registers `fn` for `method` ("GET", …; "*" for any) and `pattern`, where
+ * "{name}" matches one non-empty path segment, and a trailing "*" matches the
+ * rest of the path (captured as parameter "*"). More specific patterns win
+ * over parameters regardless of order. HEAD is served by GET routes.
+ * Returns 0, SM_EINVAL for a bad pattern, SM_ENOMEM. Not thread-safe: build the
+ * router before the server starts; it is read-only afterwards. */
+int http_router_add(http_router *r, const char *method, const char *pattern, http_handler_fn fn,
+                    void *ctx, unsigned flags);
+
+typedef struct http_route_match {
+    http_handler_fn fn;
+    void *ctx;
+    unsigned flags;
+    char allow[128]; /* when the path matched but not the method: "GET, POST" */
+} http_route_match;
+
+/* Matches `req->method` and `req->path`, filling req->param_* (into the
+ * request arena). Returns 0 on a match, SM_ENOTFOUND when no route has the
+ * path, SM_EINVAL (405) when the path exists for other methods (m->allow set).
+ * Thread-safe after construction. */
+int http_router_match(const http_router *r, http_request *req, http_route_match *m);
+
+/* ---- server ---- */
+
+typedef struct http_server_options {
+    const char *host;
+    int port;
+    int workers;          /* event loops; 0 = one per core */
+    int blocking_threads; /* size of the worker pool (UV_THREADPOOL_SIZE) */
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    int max_headers;
+    int max_connections;
+    int idle_timeout_ms;
+    int read_timeout_ms;
+    int write_timeout_ms;
+    int shutdown_timeout_ms;
+    bool trust_proxy;
+    const char *static_dir;    /* served under static_prefix, may be NULL */
+    const char *static_prefix; /* e.g. "/static/" */
+    void (*on_ready)(const char *url, void *ctx); /* called once listening */
+    void *on_ready_ctx;
+} http_server_options;
+
+/* Fills `o` from the loaded configuration (config_get()). */
+void http_server_options_from_config(http_server_options *o);
+
+/* Binds, serves until SIGTERM or SIGINT (or http_server_stop()), then stops
+ * accepting and lets in-flight requests finish within shutdown_timeout_ms.
+ * Returns 0 after a clean shutdown, SM_EIO when it cannot bind. */
+int http_server_run(const http_server_options *o, const http_router *r, sm_error *err);
+
+/* Asks a running server to shut down gracefully. Async-signal-safe. */
+void http_server_stop(void);
+
+#endif
