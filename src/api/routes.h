@@ -6,7 +6,7 @@
 
 #include "http/http.h"
 
-int api_auth_routes(http_router *r);    /* auth_api.c: /api/auth/*, /api/users/* */
+int api_auth_routes(http_router *r);    /* auth_api.c: /api/auth/..., /api/users/... */
 int api_catalog_routes(http_router *r); /* catalog_api.c: /api/categories/, /api/products/ */
 int api_orders_routes(http_router *r);  /* orders_api.c: /api/orders/ */
 int api_health_routes(http_router *r);  /* health_api.c: /health/* */
