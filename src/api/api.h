@@ -1,6 +1,6 @@
 /* api.h — the HTTP API: every route of the program is registered here.
  *
- * api_routes_register() adds all routes (REST under /api/, /health/*,
+ * api_routes_register() adds all routes (REST under /api/, /health/...,
  * /api/openapi.json, /api/docs/, static files) to a router. Each route is
  * declared with the roles allowed to call it; a route without a declaration
  * does not exist (deny by default). Handlers parse and validate JSON, call

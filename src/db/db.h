@@ -39,7 +39,12 @@ typedef struct db_value {
 
 #define DB_NULLV ((db_value){.type = DB_NULL})
 #define DB_I(x) ((db_value){.type = DB_INT, .i = (int64_t)(x)})
-#define DB_T(x) ((db_value){.type = (x) ? DB_TEXT : DB_NULL, .s = (x)})
+/* Text, or NULL when `s` is NULL (a function so char arrays pass too). */
+static inline db_value db_text(const char *s)
+{
+    return (db_value){.type = s ? DB_TEXT : DB_NULL, .s = s};
+}
+#define DB_T(x) db_text(x)
 #define DB_R(x) ((db_value){.type = DB_REAL, .d = (double)(x)})
 
 /* Opens a connection for `url` ("sqlite:///path" or "postgres://…").

@@ -1,0 +1,97 @@
+/* health_api.c — /health/live/, /health/ready/ and /health/detailed/.
+ *
+ * live answers on the event loop and touches nothing: it says the process
+ * is up and its loop turns. ready runs the readiness checks (ops/health.h)
+ * on the blocking pool and answers 503 naming the failing check, so a load
+ * balancer stops sending traffic to a process that cannot serve it; it is
+ * public and takes no credentials (a probe sends none). detailed is for
+ * admins: version, uptime, the checks, and the size of the shop. */
+#include "api/api_util.h"
+#include "api/routes.h"
+#include "core/log.h"
+#include "ops/health.h"
+#include "version.h"
+
+static void handle_live(http_request *req, http_response *res, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    http_response_json(res, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Runs the readiness checks on this thread's connection; a failed ping
+ * drops the connection so the next call reconnects. */
+static void run_ready(health_report *rep, db **out)
+{
+    db *d = NULL;
+    sm_error err = {0};
+    if (db_thread(&d, &err) < 0)
+        d = NULL;
+    health_run_ready(d, err.message, rep);
+    if (d && !rep->database.ok) {
+        db_thread_reset();
+        d = NULL;
+    }
+    *out = d;
+}
+
+static void handle_ready(http_request *req, http_response *res, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    health_report rep;
+    db *d;
+    run_ready(&rep, &d);
+    json_t *body = health_report_json(&rep);
+    if (!body) {
+        api_error_from_code(res, SM_ENOMEM, NULL);
+        return;
+    }
+    http_response_json(res, rep.ok ? 200 : 503, body);
+}
+
+static void handle_detailed(http_request *req, http_response *res, const api_principal *who)
+{
+    (void)req;
+    (void)who;
+    health_report rep;
+    db *d;
+    run_ready(&rep, &d);
+    json_t *body = health_report_json(&rep);
+    if (!body) {
+        api_error_from_code(res, SM_ENOMEM, NULL);
+        return;
+    }
+    int64_t users = 0, products = 0, orders = 0;
+    sm_error err = {0};
+    json_t *counts = json_null();
+    if (d && health_counts(d, &users, &products, &orders, &err) == 0)
+        counts = json_pack("{s:I, s:I, s:I}", "users", (json_int_t)users, "products",
+                           (json_int_t)products, "orders", (json_int_t)orders);
+    else if (d)
+        log_warning("health: counting rows failed: %s", err.message);
+    const char *kind = d ? (db_get_kind(d) == DB_POSTGRES ? "postgres" : "sqlite") : "unknown";
+
+    if (json_object_set_new(body, "version", json_string(SM_VERSION)) < 0 ||
+        json_object_set_new(body, "uptime_s", json_integer(health_uptime_s())) < 0 ||
+        json_object_set_new(body, "started_at", api_json_time(health_started_at_ms())) < 0 ||
+        json_object_set_new(body, "database", json_pack("{s:s}", "kind", kind)) < 0 ||
+        json_object_set_new(body, "counts", counts) < 0) {
+        json_decref(body);
+        api_error_from_code(res, SM_ENOMEM, NULL);
+        return;
+    }
+    http_response_json(res, 200, body);
+}
+
+int api_health_routes(http_router *r)
+{
+    int rc;
+    health_mark_started();
+    if ((rc = http_router_add(r, "GET", "/health/live/", handle_live, NULL, HTTP_ROUTE_INLINE)) <
+            0 ||
+        (rc = http_router_add(r, "GET", "/health/ready/", handle_ready, NULL, 0)) < 0 ||
+        (rc = api_route(r, "GET", "/health/detailed/", handle_detailed, API_ADMIN)) < 0)
+        return rc;
+    return 0;
+}

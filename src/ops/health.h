@@ -1,0 +1,51 @@
+/* health.h — readiness checks, shared by the /health/... endpoints and the
+ * `healthcheck` command.
+ *
+ * A check has a name, an outcome, its latency and, on failure, a short
+ * reason safe to show to anyone (engine details go to the log). The
+ * readiness report runs the database ping and the migrations check; it is
+ * "ok" only when every check is. No HTTP here. */
+#ifndef SM_OPS_HEALTH_H
+#define SM_OPS_HEALTH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "db/db.h"
+
+typedef struct health_check {
+    bool ok;
+    bool ran; /* false when skipped because an earlier check failed */
+    double latency_ms;
+    char error[SM_ERROR_MESSAGE_MAX]; /* "" when ok */
+} health_check;
+
+typedef struct health_report {
+    bool ok;
+    health_check database;   /* db_ping */
+    health_check migrations; /* db_migrations_check */
+} health_report;
+
+/* Runs the readiness checks on `d` (NULL: the database could not be
+ * reached; `open_error` then explains why, may be NULL). Never fails; the
+ * outcome is in *out. Blocking (database round trips). */
+void health_run_ready(db *d, const char *open_error, health_report *out);
+
+/* Renders `r` as {"status":"ok"|"fail","checks":{"database":{…},
+ * "migrations":{…}}} where each check is {"status", "latency_ms"[, "error"]}.
+ * Returns a new reference, or NULL when out of memory. */
+json_t *health_report_json(const health_report *r);
+
+/* Records the process start (call once at start-up, before threads);
+ * health_started_at_ms() and health_uptime_s() report it. */
+void health_mark_started(void);
+int64_t health_started_at_ms(void);
+int64_t health_uptime_s(void);
+
+/* Counts of users, products and orders (for /health/detailed/). Returns 0
+ * or SM_EDB. */
+int health_counts(db *d, int64_t *users, int64_t *products, int64_t *orders, sm_error *err);
+
+#endif
