@@ -123,6 +123,13 @@ int db_exec_script(db *d, const char *sql, sm_error *err)
     return rc;
 }
 
+/* Leaves the engine's writer queue when no transaction is open any more. */
+static void leave_gate(db *d)
+{
+    if (d->drv->write_gate)
+        d->drv->write_gate(d, false);
+}
+
 int db_begin(db *d, bool write, sm_error *err)
 {
     if (!d)
@@ -130,18 +137,25 @@ int db_begin(db *d, bool write, sm_error *err)
     if (d->drv->in_transaction(d))
         return sm_error_set(err, SM_EINVAL, "db_begin: a transaction is already open");
     d->tx_failed = false;
+    int rc;
+    if (write && d->drv->write_gate && (rc = d->drv->write_gate(d, true)) < 0)
+        return sm_error_set(err, rc, "db_begin: timed out waiting for the write lock");
     const char *sql = write ? d->drv->begin_write_sql : d->drv->begin_read_sql;
-    return d->drv->run(d, sql, NULL, 0, NULL, NULL, err);
+    rc = d->drv->run(d, sql, NULL, 0, NULL, NULL, err);
+    leave_gate(d);
+    return rc;
 }
 
 int db_commit(db *d, sm_error *err)
 {
     if (!d)
         return sm_error_set(err, SM_EINVAL, "db_commit: NULL connection");
-    if (!d->drv->in_transaction(d))
+    if (!d->drv->in_transaction(d)) {
+        leave_gate(d);
         return sm_error_set(err, SM_EDB,
                             "db_commit: no transaction is open (an error may "
                             "have rolled it back)");
+    }
     if (d->tx_failed) {
         db_rollback(d);
         return sm_error_set(err, SM_EDB, "transaction rolled back: a statement in it had failed");
@@ -149,6 +163,7 @@ int db_commit(db *d, sm_error *err)
     int rc = d->drv->run(d, "COMMIT", NULL, 0, NULL, NULL, err);
     if (rc < 0 && d->drv->in_transaction(d))
         db_rollback(d);
+    leave_gate(d);
     return rc;
 }
 
@@ -157,9 +172,11 @@ int db_rollback(db *d)
     if (!d)
         return SM_EINVAL;
     d->tx_failed = false;
-    if (!d->drv->in_transaction(d))
-        return 0;
-    return d->drv->run(d, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
+    int rc = 0;
+    if (d->drv->in_transaction(d))
+        rc = d->drv->run(d, "ROLLBACK", NULL, 0, NULL, NULL, NULL);
+    leave_gate(d);
+    return rc;
 }
 
 int db_ping(db *d, sm_error *err)

@@ -79,6 +79,10 @@ typedef struct db_driver {
     /* Re-establishes a dropped connection in place (db_thread()). */
     int (*ensure_connected)(db *d, sm_error *err);
     void (*close)(db *d);
+    /* Optional: enter (before a write BEGIN; may fail with SM_EBUSY) or leave
+     * (after COMMIT/ROLLBACK, once no transaction is open) an in-process
+     * writer queue. NULL when the engine needs none. */
+    int (*write_gate)(db *d, bool enter);
 } db_driver;
 
 struct db {

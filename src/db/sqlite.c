@@ -30,10 +30,14 @@
 #include <sys/stat.h>
 
 #include "db/driver.h"
+#include "db/sqlite_gate.h"
 
 typedef struct sqlite_db {
     db base; /* first: a db * is a sqlite_db * */
     sqlite3 *conn;
+    sqlite_gate *gate; /* this file's in-process writer queue (NULL: none) */
+    bool in_gate;      /* this connection holds the gate */
+    int timeout_ms;
 } sqlite_db;
 
 static const db_driver sqlite_driver;
@@ -127,6 +131,9 @@ int db_sqlite_open(const char *path, int timeout_ms, db **out, sm_error *err)
         rc = fail_with(s, sqlite3_extended_errcode(s->conn), err);
         goto fail;
     }
+    s->timeout_ms = timeout_ms;
+    if (!memory)
+        s->gate = sqlite_gate_for(path);
     *out = &s->base;
     return 0;
 fail:
@@ -138,6 +145,8 @@ fail:
 static void sqlite_close(db *d)
 {
     sqlite_db *s = (sqlite_db *)d;
+    if (s->in_gate)
+        sqlite_gate_leave(s->gate);
     db_stmt_cache_clear(&d->cache, d);
     sqlite3_close_v2(s->conn);
     free(s);
@@ -375,6 +384,24 @@ static int sqlite_ensure_connected(db *d, sm_error *err)
     return 0;
 }
 
+/* Write transactions queue on the file's gate before BEGIN IMMEDIATE and
+ * leave it once SQLite reports the transaction over (commit or rollback). */
+static int sqlite_write_gate(db *d, bool enter)
+{
+    sqlite_db *s = (sqlite_db *)d;
+    if (enter) {
+        int rc = sqlite_gate_enter(s->gate, s->timeout_ms);
+        if (rc == 0)
+            s->in_gate = true;
+        return rc;
+    }
+    if (s->in_gate && sqlite3_get_autocommit(s->conn)) {
+        s->in_gate = false;
+        sqlite_gate_leave(s->gate);
+    }
+    return 0;
+}
+
 static const db_driver sqlite_driver = {
     .kind = DB_SQLITE,
     .max_params = DB_SQLITE_MAX_PARAMS,
@@ -387,4 +414,5 @@ static const db_driver sqlite_driver = {
     .in_transaction = sqlite_in_transaction,
     .ensure_connected = sqlite_ensure_connected,
     .close = sqlite_close,
+    .write_gate = sqlite_write_gate,
 };
