@@ -131,11 +131,11 @@ void log_emit(log_level level, const char *msg, json_t *fields)
     json_decref(fields);
 
     char buf[LOG_LINE_MAX];
-    size_t n = json_dumpb(line, buf, sizeof buf - 1, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t n = json_dumpb(line, buf, sizeof buf - 1, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     char *heap = NULL;
     const char *out = buf;
     if (n >= sizeof buf - 1) {
-        heap = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        heap = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         if (heap) {
             n = strlen(heap);
             char *grown = realloc(heap, n + 2);

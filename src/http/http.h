@@ -88,6 +88,43 @@ int http_response_error(http_response *res, int status, const char *code, json_t
 /* The request this response answers (for handlers that need both). */
 int http_response_status(const http_response *res);
 
+/* ---- streaming responses (Server-Sent Events, large downloads) ----
+ *
+ * A handler that calls http_response_stream() answers with a body produced
+ * later, in pieces, instead of a complete one. After the handler returns the
+ * server writes the head (status, the handler's headers, `Transfer-Encoding:
+ * chunked` for HTTP/1.1; no framing and `Connection: close` for HTTP/1.0),
+ * then calls on_open(stream, ctx) on the connection's event-loop thread.
+ * From then on, any thread may call http_stream_write() and finally must
+ * call http_stream_end() exactly once. on_close(ctx) runs once, on the loop
+ * thread, when the stream is over for any reason (end flushed, client gone,
+ * server shutdown); after it, writes fail with SM_EIO but the owner must
+ * still call http_stream_end() to release the stream. For HEAD requests the
+ * head is written and on_close runs at once (on_open never runs). No read,
+ * idle or write timeout applies while streaming: SSE connections are long. */
+typedef struct http_stream http_stream;
+typedef void (*http_stream_open_fn)(http_stream *s, void *ctx);
+typedef void (*http_stream_close_fn)(void *ctx);
+
+#define HTTP_STREAM_QUEUE_MAX (1024 * 1024) /* bytes queued per stream before SM_EBUSY */
+
+/* Turns `res` into a streamed response of `content_type` (copied). Call from
+ * the handler; the status and headers set on `res` are kept, any body is
+ * dropped. `on_open` may be NULL only together with nothing to write.
+ * Returns 0 or SM_ENOMEM. */
+int http_response_stream(http_response *res, const char *content_type, http_stream_open_fn on_open,
+                         http_stream_close_fn on_close, void *ctx);
+
+/* Queues `len` bytes (copied) to be sent as one chunk; len 0 is a no-op.
+ * Thread-safe. Returns 0, SM_EIO when the stream is over (client gone,
+ * shutdown), SM_EBUSY when more than HTTP_STREAM_QUEUE_MAX bytes are still
+ * waiting for the client (a slow reader: drop or coalesce), SM_ENOMEM. */
+int http_stream_write(http_stream *s, const void *data, size_t len);
+
+/* Finishes the body after what was queued and releases the caller's
+ * reference: `s` must not be used afterwards. Thread-safe. */
+void http_stream_end(http_stream *s);
+
 /* ---- router ---- */
 
 typedef void (*http_handler_fn)(http_request *req, http_response *res, void *ctx);
