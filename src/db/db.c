@@ -179,6 +179,33 @@ int db_rollback(db *d)
     return rc;
 }
 
+int db_write_tx_direct(db *d, db_tx_fn fn, void *arg, int retries, sm_error *err)
+{
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        if ((rc = db_begin(d, true, err)) == 0) {
+            rc = fn(d, arg, err);
+            if (rc == 0)
+                rc = db_commit(d, err);
+            else
+                db_rollback(d);
+        }
+        if (rc != SM_EBUSY || attempt >= retries)
+            return rc;
+    }
+}
+
+int db_write_tx(db *d, db_tx_fn fn, void *arg, sm_error *err)
+{
+    if (!d || !fn)
+        return sm_error_set(err, SM_EINVAL, "db_write_tx: NULL connection or function");
+    if (d->drv->in_transaction(d))
+        return sm_error_set(err, SM_EINVAL, "db_write_tx: a transaction is already open");
+    if (d->drv->write_tx)
+        return d->drv->write_tx(d, fn, arg, err);
+    return db_write_tx_direct(d, fn, arg, 3, err);
+}
+
 int db_ping(db *d, sm_error *err)
 {
     db_result *r = NULL;

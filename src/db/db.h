@@ -88,6 +88,24 @@ int db_commit(db *d, sm_error *err);
 int db_rollback(db *d); /* safe to call when no transaction is open */
 bool db_in_transaction(const db *d);
 
+/* A unit of write work: runs its statements on `d`, which is already inside
+ * a write transaction, and returns 0 or a negative SM_E* code. It must not
+ * begin or commit, and must not block on anything but the database. */
+typedef int (*db_tx_fn)(db *d, void *arg, sm_error *err);
+
+/* Runs `fn` atomically: either all its statements commit, or none do (a
+ * non-zero return rolls it back). Returns only once the outcome is durable.
+ *
+ * On PostgreSQL: BEGIN; fn; COMMIT on `d`, retried up to 3 times when the
+ * engine reports a deadlock or serialisation failure (SM_EBUSY).
+ * On SQLite (a file): units from every thread of the process are group-
+ * committed by one writer thread per file: each runs inside a SAVEPOINT of
+ * a shared transaction, so a failing unit rolls back alone, and one COMMIT
+ * makes the whole batch durable. `fn` then runs on the writer thread with
+ * the writer's connection and the caller's log correlation id; whatever it
+ * returns through `arg` is the caller's. `d` must not be in a transaction. */
+int db_write_tx(db *d, db_tx_fn fn, void *arg, sm_error *err);
+
 /* Checks the connection with a trivial query within the timeout. */
 int db_ping(db *d, sm_error *err);
 
@@ -107,7 +125,7 @@ void db_result_free(db_result *r);
  * "INSERT INTO t (a,b) VALUES" with `ncols` per row is executed for `nrows`
  * rows whose values are `params[row*ncols + col]`, batching as the engine
  * allows (placeholders are generated). */
-int db_insert_rows(db *d, const char *insert_prefix, int ncols, const db_value *params,
-                   int nrows, sm_error *err);
+int db_insert_rows(db *d, const char *insert_prefix, int ncols, const db_value *params, int nrows,
+                   sm_error *err);
 
 #endif

@@ -83,6 +83,9 @@ typedef struct db_driver {
      * (after COMMIT/ROLLBACK, once no transaction is open) an in-process
      * writer queue. NULL when the engine needs none. */
     int (*write_gate)(db *d, bool enter);
+    /* Optional: the engine's own way to run db_write_tx() (SQLite's group
+     * commit). NULL: db.c runs BEGIN; fn; COMMIT on the caller's connection. */
+    int (*write_tx)(db *d, db_tx_fn fn, void *arg, sm_error *err);
 } db_driver;
 
 struct db {
@@ -94,6 +97,11 @@ struct db {
 /* Driver constructors (db_open() dispatches on the URL scheme). */
 int db_sqlite_open(const char *path, int timeout_ms, db **out, sm_error *err);
 int db_postgres_open(const char *url, int timeout_ms, db **out, sm_error *err);
+
+/* Runs `fn` in a plain write transaction on `d`: BEGIN; fn; COMMIT, with
+ * up to `retries` more attempts on SM_EBUSY. Used by db_write_tx() and by
+ * drivers as their fallback. */
+int db_write_tx_direct(db *d, db_tx_fn fn, void *arg, int retries, sm_error *err);
 
 /* Statement-cache counters of a connection, for tests and diagnostics. */
 void db_stmt_stats(const db *d, uint64_t *hits, uint64_t *misses, int *cached);

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "db/driver.h"
+#include "db/sqlite_batch.h"
 #include "db/sqlite_gate.h"
 
 typedef struct sqlite_db {
@@ -38,6 +39,7 @@ typedef struct sqlite_db {
     sqlite_gate *gate; /* this file's in-process writer queue (NULL: none) */
     bool in_gate;      /* this connection holds the gate */
     int timeout_ms;
+    char *path; /* as opened, for the group-commit writer */
 } sqlite_db;
 
 static const db_driver sqlite_driver;
@@ -125,15 +127,21 @@ int db_sqlite_open(const char *path, int timeout_ms, db **out, sm_error *err)
     sqlite3_busy_timeout(s->conn, timeout_ms);
     rc = sqlite3_exec(s->conn,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                      "PRAGMA foreign_keys=ON;",
+                      "PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456; "
+                      "PRAGMA cache_size=-16384;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = fail_with(s, sqlite3_extended_errcode(s->conn), err);
         goto fail;
     }
     s->timeout_ms = timeout_ms;
-    if (!memory)
+    if (!memory) {
         s->gate = sqlite_gate_for(path);
+        if (!(s->path = strdup(path))) {
+            rc = sm_error_set(err, SM_ENOMEM, "sqlite: out of memory");
+            goto fail;
+        }
+    }
     *out = &s->base;
     return 0;
 fail:
@@ -149,6 +157,7 @@ static void sqlite_close(db *d)
         sqlite_gate_leave(s->gate);
     db_stmt_cache_clear(&d->cache, d);
     sqlite3_close_v2(s->conn);
+    free(s->path);
     free(s);
 }
 
@@ -402,6 +411,12 @@ static int sqlite_write_gate(db *d, bool enter)
     return 0;
 }
 
+static int sqlite_write_tx(db *d, db_tx_fn fn, void *arg, sm_error *err)
+{
+    sqlite_db *s = (sqlite_db *)d;
+    return sqlite_batch_write_tx(s->gate, s->path, s->timeout_ms, d, fn, arg, err);
+}
+
 static const db_driver sqlite_driver = {
     .kind = DB_SQLITE,
     .max_params = DB_SQLITE_MAX_PARAMS,
@@ -415,4 +430,5 @@ static const db_driver sqlite_driver = {
     .ensure_connected = sqlite_ensure_connected,
     .close = sqlite_close,
     .write_gate = sqlite_write_gate,
+    .write_tx = sqlite_write_tx,
 };

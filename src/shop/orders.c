@@ -130,85 +130,105 @@ static json_t *placed_json(int64_t id, int64_t user_id, int64_t total, const cha
                      "updated_at", catjson_time(now));
 }
 
-int order_place(db *d, int64_t user_id, const order_line *items, int n, int64_t *order_id,
-                json_t **out, order_failure *fail, sm_error *err)
-{
+/* The write half of order_place(), run by db_write_tx(): possibly on the
+ * group-commit writer's thread and connection, possibly more than once (a
+ * batch lost to an I/O error is rerun), so it starts from a clean slate. */
+typedef struct place_ctx {
+    int64_t user_id, now;
+    const order_line *items;
+    int n;
     int order[ORDER_LINES_MAX];
-    db_result *rows[ORDER_LINES_MAX] = {0};
-    db_result *r = NULL;
-    int64_t total = 0, id = 0, now = clock_now_ms();
-    const char *currency = NULL;
-    int rc;
+    db_result *rows[ORDER_LINES_MAX]; /* per line: name, price_cents, currency */
+    int64_t total, id;
+    char currency[8];
+    order_failure *fail;
+} place_ctx;
 
-    if ((rc = lines_check(items, n, order, fail, err)))
-        return rc;
-    if ((rc = db_begin(d, true, err)))
-        return rc;
-    for (int k = 0; k < n; k++) {
-        int i = order[k];
-        db_value p[] = {DB_I(items[i].quantity), DB_I(items[i].product_id), DB_I(now)};
+static void place_ctx_clear_rows(place_ctx *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        db_result_free(c->rows[i]);
+        c->rows[i] = NULL;
+    }
+}
+
+static int place_unit(db *d, void *arg, sm_error *err)
+{
+    place_ctx *c = arg;
+    const order_line *items = c->items;
+    db_result *r = NULL;
+    int rc;
+    place_ctx_clear_rows(c);
+    c->total = 0;
+    c->currency[0] = '\0';
+    for (int k = 0; k < c->n; k++) {
+        int i = c->order[k];
+        db_value p[] = {DB_I(items[i].quantity), DB_I(items[i].product_id), DB_I(c->now)};
         rc = db_query(d,
                       "UPDATE products SET stock = stock - $1, updated_at = $3 "
                       "WHERE id = $2 AND active = 1 AND stock >= $1 "
                       "RETURNING name, price_cents, currency",
-                      p, 3, &rows[i], err);
+                      p, 3, &c->rows[i], err);
         if (rc)
-            goto fail;
-        if (db_result_rows(rows[i]) == 0) {
-            rc = line_diagnose(d, &items[i], i, fail, err);
-            goto fail;
-        }
+            return rc;
+        if (db_result_rows(c->rows[i]) == 0)
+            return line_diagnose(d, &items[i], i, c->fail, err);
         int64_t line_total;
-        if (__builtin_mul_overflow(db_result_int(rows[i], 0, 1), items[i].quantity, &line_total) ||
-            __builtin_add_overflow(total, line_total, &total)) {
-            failure_set(fail, i, "quantity");
-            rc = sm_error_set(err, SM_EINVAL, "order total out of range");
-            goto fail;
+        if (__builtin_mul_overflow(db_result_int(c->rows[i], 0, 1), items[i].quantity,
+                                   &line_total) ||
+            __builtin_add_overflow(c->total, line_total, &c->total)) {
+            failure_set(c->fail, i, "quantity");
+            return sm_error_set(err, SM_EINVAL, "order total out of range");
         }
-        const char *cur = db_result_text(rows[i], 0, 2);
-        if (currency && strcmp(currency, cur) != 0) {
-            failure_set(fail, i, "product_id");
-            rc = sm_error_set(err, SM_EINVAL, "every product of an order must be in %s", currency);
-            goto fail;
+        const char *cur = db_result_text(c->rows[i], 0, 2);
+        if (c->currency[0] && strcmp(c->currency, cur) != 0) {
+            failure_set(c->fail, i, "product_id");
+            return sm_error_set(err, SM_EINVAL, "every product of an order must be in %s",
+                                c->currency);
         }
-        currency = cur;
+        snprintf(c->currency, sizeof c->currency, "%s", cur);
     }
 
-    db_value po[] = {DB_I(user_id), DB_I(total), DB_T(currency), DB_I(now)};
+    db_value po[] = {DB_I(c->user_id), DB_I(c->total), DB_T(c->currency), DB_I(c->now)};
     rc = db_query(d,
                   "INSERT INTO orders (user_id, status, total_cents, currency, created_at, "
                   "updated_at) VALUES ($1, 'pending', $2, $3, $4, $4) RETURNING id",
                   po, 4, &r, err);
     if (rc)
-        goto fail;
-    id = db_result_int(r, 0, 0);
-    for (int i = 0; i < n; i++) {
-        int64_t price = db_result_int(rows[i], 0, 1);
+        return rc;
+    c->id = db_result_int(r, 0, 0);
+    db_result_free(r);
+    for (int i = 0; i < c->n; i++) {
+        int64_t price = db_result_int(c->rows[i], 0, 1);
         db_value pl[] = {
-            DB_I(id),    DB_I(items[i].product_id), DB_T(db_result_text(rows[i], 0, 0)),
+            DB_I(c->id), DB_I(items[i].product_id), DB_T(db_result_text(c->rows[i], 0, 0)),
             DB_I(price), DB_I(items[i].quantity),   DB_I(price * items[i].quantity)};
         rc = db_exec(d,
                      "INSERT INTO order_items (order_id, product_id, name, unit_price_cents, "
                      "quantity, line_total_cents) VALUES ($1, $2, $3, $4, $5, $6)",
                      pl, 6, NULL, err);
         if (rc)
-            goto fail;
+            return rc;
     }
-    if ((rc = db_commit(d, err)))
-        goto fail;
-    *order_id = id;
-    if (out) {
-        *out = placed_json(id, user_id, total, currency, now, items, n, rows);
-        if (!*out)
-            rc = sm_error_set(err, SM_ENOMEM, "out of memory"); /* placed all the same */
+    return 0;
+}
+
+int order_place(db *d, int64_t user_id, const order_line *items, int n, int64_t *order_id,
+                json_t **out, order_failure *fail, sm_error *err)
+{
+    place_ctx c = {.user_id = user_id, .now = clock_now_ms(), .items = items, .n = n, .fail = fail};
+    int rc;
+    if ((rc = lines_check(items, n, c.order, fail, err)))
+        return rc;
+    if ((rc = db_write_tx(d, place_unit, &c, err)) == 0) {
+        *order_id = c.id;
+        if (out) {
+            *out = placed_json(c.id, user_id, c.total, c.currency, c.now, items, n, c.rows);
+            if (!*out)
+                rc = sm_error_set(err, SM_ENOMEM, "out of memory"); /* placed all the same */
+        }
     }
-    goto done;
-fail:
-    db_rollback(d);
-done:
-    db_result_free(r);
-    for (int i = 0; i < n; i++)
-        db_result_free(rows[i]);
+    place_ctx_clear_rows(&c);
     return rc;
 }
 
