@@ -5,6 +5,11 @@
 #ifndef SM_CMD_CMD_H
 #define SM_CMD_CMD_H
 
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "db/db.h"
+
 typedef struct cmd_entry {
     const char *name;
     const char *summary; /* one line for `smartmarket --help` */
@@ -26,5 +31,72 @@ extern const cmd_entry cmd_table[];
  * the reason to stderr and returns non-zero on failure. Every command that
  * needs configuration calls this first. */
 int cmd_setup(void);
+
+/* ---- shared by the command files (util.c) ---- */
+
+/* Exit statuses of every command. */
+enum { CMD_OK = 0, CMD_FAIL = 1, CMD_USAGE = 2 };
+
+/* Prints "smartmarket CMD: MESSAGE (see 'smartmarket CMD --help')" to
+ * stderr and returns CMD_USAGE. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "smartmarket CMD: MESSAGE" to stderr and returns CMD_FAIL. */
+int cmd_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Resets getopt for a fresh parse of argv (so parsers can run twice in one
+ * process, e.g. in tests) and silences its own messages. */
+void cmd_getopt_reset(void);
+
+/* Reports getopt_long's '?' or ':' result as a usage error: unknown
+ * option or missing argument. Returns CMD_USAGE. */
+int cmd_getopt_error(const char *cmd, char **argv, int c);
+
+/* Parses a non-negative decimal integer within [min, max]. Returns 0 or -1. */
+int cmd_parse_int64(const char *s, long long min, long long max, long long *out);
+
+/* Opens a connection to the configured database (cmd_setup first).
+ * Prints the reason and returns CMD_FAIL on failure. */
+int cmd_open_db(const char *cmd, db **out);
+
+/* ---- serve and run share their options (serve.c) ---- */
+
+typedef struct cmd_serve_options {
+    char host[256]; /* "" = from SMARTMARKET_LISTEN */
+    int port;       /* -1 = from SMARTMARKET_LISTEN */
+    int workers;    /* -1 = from SMARTMARKET_WORKERS, 0 = auto */
+} cmd_serve_options;
+
+/* Parses [--listen HOST:PORT] [--workers N|auto] [--help] into `o`.
+ * Returns CMD_OK, CMD_USAGE after printing a usage message, or -1 when
+ * --help was given (the caller prints its help and exits 0). */
+int cmd_serve_parse(const char *cmd, int argc, char **argv, cmd_serve_options *o);
+
+/* Prints the options and environment part of serve's and run's --help. */
+void cmd_serve_help_options(void);
+
+/* Refuses (CMD_FAIL) unless the database's migrations are current, then
+ * builds the router and serves until SIGTERM/SIGINT. cmd_setup() first.
+ * Returns an exit status. */
+int cmd_serve_start(const char *cmd, const cmd_serve_options *o);
+
+/* ---- seed (seed.c) ---- */
+
+struct seed_options;
+
+/* Parses seed's options into `o` (seed_options_init first) and *if_empty.
+ * Returns CMD_OK, CMD_USAGE after a message, or -1 for --help. */
+int cmd_seed_parse(int argc, char **argv, struct seed_options *o, bool *if_empty);
+
+/* ---- healthcheck (healthcheck.c) ---- */
+
+typedef struct cmd_http_url {
+    char host[256];
+    char port[8];
+    char path[1024];
+} cmd_http_url;
+
+/* Splits "http://HOST[:PORT][/PATH]" (HOST may be "[v6]"). Returns 0 or -1. */
+int cmd_http_url_parse(const char *url, cmd_http_url *out);
 
 #endif

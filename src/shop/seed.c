@@ -50,7 +50,8 @@
  * cost grows with the square of its placeholders: small statements, run
  * often, are fastest there. PostgreSQL pays a round trip per statement:
  * larger ones are better. Batch sizes above are multiples of both. */
-#define CHUNK_ROWS_SQLITE 50
+#define CHUNK_ROWS_SQLITE 20
+#define SEED_SQLITE_CACHE_KIB 524288LL /* 512 MiB of page cache during the run */
 #define CHUNK_ROWS_POSTGRES 500
 #define LINES_MAX 24          /* lines in one order, whatever the average */
 #define BUNDLE_SHARE 0.75     /* share of multi-line orders that start from a bundle */
@@ -86,7 +87,8 @@ typedef struct seed_ctx {
     int64_t nproducts;
     int64_t *user_ids;
     int64_t nusers;
-    int chunk; /* rows per INSERT statement */
+    int chunk;            /* rows per INSERT statement */
+    int64_t sqlite_cache; /* PRAGMA cache_size before the run, 0 = untouched */
     char password_hash[crypto_pwhash_STRBYTES];
 } seed_ctx;
 
@@ -681,6 +683,24 @@ static int seed_sequences_reset(seed_ctx *c)
     return 0;
 }
 
+/* One transaction writes hundreds of megabytes: with SQLite's default page
+ * cache (2 MiB) the pages spill to disk and are read back many times over.
+ * The cache grows for the run and is put back after (the connection may
+ * be the caller's). */
+static int sqlite_cache_grow(seed_ctx *c, bool grow)
+{
+    char sql[64];
+    if (db_get_kind(c->d) != DB_SQLITE)
+        return 0;
+    if (grow && query_int(c->d, "PRAGMA cache_size", NULL, 0, &c->sqlite_cache, c->err) < 0)
+        return SM_EDB;
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %lld",
+             grow ? -SEED_SQLITE_CACHE_KIB : (long long)c->sqlite_cache);
+    if (!grow && c->sqlite_cache == 0)
+        return 0;
+    return db_exec(c->d, sql, NULL, 0, NULL, grow ? c->err : NULL);
+}
+
 static int options_check(const seed_options *o, sm_error *err)
 {
     if (o->products < 0 || o->products > SEED_MAX_PRODUCTS)
@@ -727,7 +747,7 @@ int seed_run(db *d, const seed_options *o, seed_stats *stats, sm_error *err)
         rc = sm_error_set(err, SM_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = db_begin(d, true, err)) < 0)
+    if ((rc = db_begin(d, true, err)) < 0 || (rc = sqlite_cache_grow(&c, true)) < 0)
         goto fail;
     if (!o->append) {
         bool empty = false;
@@ -754,6 +774,7 @@ int seed_run(db *d, const seed_options *o, seed_stats *stats, sm_error *err)
     }
     if ((rc = seed_sequences_reset(&c)) < 0 || (rc = db_commit(d, err)) < 0)
         goto fail;
+    sqlite_cache_grow(&c, false);
     sodium_memzero(c.password_hash, sizeof c.password_hash);
     arena_free(c.a);
     arena_free(c.batch);
@@ -762,6 +783,7 @@ int seed_run(db *d, const seed_options *o, seed_stats *stats, sm_error *err)
 
 fail:
     db_rollback(d);
+    sqlite_cache_grow(&c, false);
     sodium_memzero(c.password_hash, sizeof c.password_hash);
     arena_free(c.a);
     arena_free(c.batch);
