@@ -183,10 +183,29 @@ static bool is_ident_char(char c)
  * would need a linear name lookup per parameter, quadratic for the 32,766
  * placeholders of a bulk insert. A '?' outside quotes is refused: the
  * common dialect has only $N. */
-static int rewrite_placeholders(const char *sql, char *out, sm_error *err)
+static int rewrite_placeholders(const char *sql, char *out, bool anonymous, bool *in_order,
+                                sm_error *err);
+
+/* Rewrites the placeholders of `sql` into `out` (at most as long). When they
+ * appear exactly in the order $1, $2, … $N, each becomes a plain '?': SQLite
+ * numbers those by position without any name bookkeeping, which matters for
+ * the thousands of placeholders of a bulk insert (even "?N" costs a linear
+ * search of the parameter list per placeholder at prepare time). */
+static int rewrite_sql(const char *sql, char *out, sm_error *err)
+{
+    bool in_order = true;
+    int rc = rewrite_placeholders(sql, out, false, &in_order, err);
+    if (rc < 0 || !in_order)
+        return rc;
+    return rewrite_placeholders(sql, out, true, &in_order, err);
+}
+
+static int rewrite_placeholders(const char *sql, char *out, bool anonymous, bool *in_order,
+                                sm_error *err)
 {
     const char *p = sql;
     char *o = out;
+    long next = 1; /* the number the next placeholder has when in order */
     while (*p) {
         char c = *p;
         if (c == '\'' || c == '"' || c == '`' || c == '[') {
@@ -209,6 +228,11 @@ static int rewrite_placeholders(const char *sql, char *out, sm_error *err)
         } else if (c == '$' && p[1] >= '0' && p[1] <= '9' && (p == sql || !is_ident_char(p[-1]))) {
             *o++ = '?';
             p++;
+            if (strtol(p, NULL, 10) != next++)
+                *in_order = false;
+            if (anonymous)
+                while (*p >= '0' && *p <= '9')
+                    p++;
         } else if (c == '?') {
             return sm_error_set(err, SM_EINVAL, "sqlite: use $1..$n placeholders, not '?'");
         } else {
@@ -231,7 +255,7 @@ static int prepare(sqlite_db *s, const char *sql, sqlite3_stmt **out, sm_error *
     char *text = malloc(len + 1);
     if (!text)
         return sm_error_set(err, SM_ENOMEM, "sqlite: out of memory");
-    int rc = rewrite_placeholders(sql, text, err);
+    int rc = rewrite_sql(sql, text, err);
     if (rc < 0)
         goto done;
     rc = sqlite3_prepare_v3(s->conn, text, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
