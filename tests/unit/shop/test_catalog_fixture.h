@@ -40,7 +40,7 @@ static int shop_setup(void **state)
         if (fd < 0)
             return -1;
         close(fd);
-        snprintf(f->url, sizeof f->url, "sqlite://%s", f->path);
+        snprintf(f->url, sizeof f->url, "sqlite:///%s", f->path);
     }
     if (db_open(f->url, 5000, &f->d, &err) != 0) {
         fprintf(stderr, "db_open %s: %s\n", f->url, err.message);
