@@ -127,7 +127,7 @@ int db_sqlite_open(const char *path, int timeout_ms, db **out, sm_error *err)
     sqlite3_busy_timeout(s->conn, timeout_ms);
     rc = sqlite3_exec(s->conn,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                      "PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456; "
+                      "PRAGMA foreign_keys=ON; "
                       "PRAGMA cache_size=-16384;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
