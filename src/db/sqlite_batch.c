@@ -17,11 +17,21 @@
  *
  * If a statement makes SQLite abandon the whole transaction (out of disk,
  * I/O error), the units already run in it are failed with the error and the
- * rest run in a fresh batch. */
+ * rest run in a fresh batch.
+ *
+ * Checkpoints (copying the WAL back into the database file, with an fsync)
+ * would stall every queued unit if the writer ran them after its commit, as
+ * SQLite's auto-checkpoint does. So the writer's connection has auto-
+ * checkpoint off, its WAL hook counts the log's pages, and past
+ * SQLITE_CHECKPOINT_PAGES it wakes a checkpointer thread with a connection of
+ * its own, which runs PASSIVE checkpoints alongside the writer. Should the log
+ * still grow past ten times that (readers pinning old frames), the writer
+ * checkpoints inline, so the WAL stays bounded. */
 #include "db/sqlite_batch.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +39,7 @@
 #include "core/log.h"
 
 #define SQLITE_BATCH_MAX 64
+#define SQLITE_CHECKPOINT_PAGES 1000
 #define SQLITE_WRITERS_MAX 64
 
 typedef struct batch_unit {
@@ -50,6 +61,10 @@ typedef struct sqlite_writer {
     pthread_cond_t work; /* the writer waits for units */
     pthread_cond_t done; /* callers wait for their unit */
     batch_unit *head, *tail;
+    db *ckpt_conn;       /* the checkpointer thread's connection */
+    pthread_cond_t ckpt; /* the checkpointer waits for a full log */
+    bool ckpt_wanted;    /* under mu */
+    int wal_pages;       /* log size after the last commit (writer thread) */
 } sqlite_writer;
 
 static sqlite_writer *g_writers[SQLITE_WRITERS_MAX];
@@ -113,6 +128,51 @@ static batch_unit *run_batch(sqlite_writer *w, batch_unit *list)
     return NULL;
 }
 
+static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
+{
+    (void)conn;
+    (void)name;
+    ((sqlite_writer *)arg)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    sqlite_writer *w = arg;
+    sqlite3 *conn = db_sqlite_handle(w->ckpt_conn);
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->ckpt_wanted)
+            pthread_cond_wait(&w->ckpt, &w->mu);
+        w->ckpt_wanted = false;
+        pthread_mutex_unlock(&w->mu);
+        int log_pages = 0, done_pages = 0;
+        int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages,
+                                           &done_pages);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warning("sqlite: checkpoint of %s failed: %s", w->path, sqlite3_errmsg(conn));
+        pthread_mutex_lock(&w->mu);
+    }
+    return NULL;
+}
+
+/* After a commit: hand a full log to the checkpointer, or checkpoint here
+ * when it cannot keep up. */
+static void after_commit(sqlite_writer *w)
+{
+    if (w->wal_pages < SQLITE_CHECKPOINT_PAGES)
+        return;
+    if (!w->ckpt_conn || w->wal_pages >= 10 * SQLITE_CHECKPOINT_PAGES) {
+        sqlite3_wal_checkpoint_v2(db_sqlite_handle(w->conn), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                  NULL);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->ckpt_wanted = true;
+    pthread_cond_signal(&w->ckpt);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void *writer_main(void *arg)
 {
     sqlite_writer *w = arg;
@@ -132,6 +192,7 @@ static void *writer_main(void *arg)
         batch_unit *rest = list;
         while (rest)
             rest = run_batch(w, rest);
+        after_commit(w);
 
         pthread_mutex_lock(&w->mu);
         for (batch_unit *u = list, *next; u; u = next) {
@@ -157,7 +218,12 @@ static sqlite_writer *writer_start(const sqlite_gate *gate, const char *path, in
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
 
-    /* The writer takes no signals: SIGTERM and friends go to the main thread. */
+    sqlite3 *conn = db_sqlite_handle(w->conn);
+    sqlite3_wal_autocheckpoint(conn, 0);
+    sqlite3_wal_hook(conn, wal_hook, w);
+    pthread_cond_init(&w->ckpt, NULL);
+
+    /* The threads take no signals: SIGTERM and friends go to the main thread. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -165,10 +231,20 @@ static sqlite_writer *writer_start(const sqlite_gate *gate, const char *path, in
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The checkpointer first, so that the writer sees ckpt_conn settled;
+     * without one the writer checkpoints inline (after_commit). */
+    if (db_sqlite_open(path, timeout_ms, &w->ckpt_conn, NULL) == 0 &&
+        pthread_create(&tid, &attr, checkpointer_main, w) != 0) {
+        db_close(w->ckpt_conn);
+        w->ckpt_conn = NULL;
+    }
     int rc = pthread_create(&tid, &attr, writer_main, w);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        /* A checkpointer already running keeps `w` (it waits forever). */
+        if (w->ckpt_conn)
+            return NULL;
         db_close(w->conn);
         goto fail;
     }
