@@ -64,8 +64,8 @@ json_t *api_parse_body(http_request *req, http_response *res);
  * wrong type or bound, adds "key": "message" to `details` (an object the
  * caller created) and returns SM_EINVAL. Strings must be valid UTF-8 without
  * NUL; lengths are in code points. *out for strings is borrowed from `obj`. */
-int api_field_string(json_t *obj, const char *key, bool required, size_t min_len,
-                     size_t max_len, const char **out, json_t *details);
+int api_field_string(json_t *obj, const char *key, bool required, size_t min_len, size_t max_len,
+                     const char **out, json_t *details);
 int api_field_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
                   int64_t *out, json_t *details);
 int api_field_bool(json_t *obj, const char *key, bool required, bool *out, json_t *details);
@@ -77,8 +77,8 @@ bool api_fail_validation(http_response *res, json_t *details);
 /* Parses a query parameter as an integer in [min, max]. Absent: *out = def,
  * returns 0. Invalid: answers 400 `validation_error` naming it, returns
  * SM_EINVAL. */
-int api_query_int(http_request *req, http_response *res, const char *name, int64_t def,
-                  int64_t min, int64_t max, int64_t *out);
+int api_query_int(http_request *req, http_response *res, const char *name, int64_t def, int64_t min,
+                  int64_t max, int64_t *out);
 
 /* Answers the error for an SM_E* code: ENOTFOUND 404 not_found, ECONFLICT
  * 409 conflict, EINVAL 400 validation_error, EUNAUTHORIZED 401, EFORBIDDEN

@@ -447,7 +447,7 @@ static json_t *build_operation(const struct route_doc *rd)
     snprintf(errs, sizeof errs, "%s%s500", rd->errors, *rd->errors ? "," : "");
     for (char *save = NULL, *tok = strtok_r(errs, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        int code = atoi(tok);
+        int code = (int)strtol(tok, NULL, 10);
         for (size_t i = 0; i < sizeof error_responses / sizeof error_responses[0]; i++)
             if (error_responses[i].status == code)
                 set(responses, tok, t_ref("responses", error_responses[i].name));

@@ -192,7 +192,7 @@ int cmd_createsuperuser(int argc, char **argv)
     int64_t id = 0;
     int urc = users_create(d, email, password, name, "admin", &id, &err);
     if (urc == SM_ECONFLICT && update) {
-        if ((urc = reset_password(d, email, password, &err)) == 0) {
+        if (reset_password(d, email, password, &err) == 0) {
             printf("admin %s updated: new password set, tokens revoked\n", email);
             rc = CMD_OK;
         } else {

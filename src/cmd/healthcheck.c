@@ -9,6 +9,7 @@
  * it works even where the data directory is not writable. */
 #include "cmd/cmd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -182,9 +183,14 @@ static int http_get_status(const cmd_http_url *u, const char **why)
         got += r > 0 ? (size_t)r : 0;
     }
     buf[got] = '\0';
-    int code;
-    if (sscanf(buf, "HTTP/1.%*1[01] %3d", &code) == 1 && code >= 100 && code <= 599)
-        status = code;
+    /* "HTTP/1.0 " or "HTTP/1.1 ", then exactly three digits. */
+    long code = 0;
+    if (got >= 12 && strncmp(buf, "HTTP/1.", 7) == 0 && (buf[7] == '0' || buf[7] == '1') &&
+        buf[8] == ' ' && isdigit((unsigned char)buf[9]) && isdigit((unsigned char)buf[10]) &&
+        isdigit((unsigned char)buf[11]))
+        code = strtol(buf + 9, NULL, 10);
+    if (code >= 100 && code <= 599)
+        status = (int)code;
     else
         *why = "not an HTTP response";
 done:

@@ -185,7 +185,7 @@ int cmd_seed(int argc, char **argv)
         }
         if (!empty) {
             db_close(d);
-            printf("the database already has data; nothing seeded\n");
+            log_info("the database already has data; nothing seeded");
             return CMD_OK;
         }
     }
@@ -200,13 +200,15 @@ int cmd_seed(int argc, char **argv)
     db_close(d);
     if (rc < 0)
         return cmd_fail(cmd, "%s", err.message);
-    printf("seeded %lld categories, %lld products, %lld customers, %lld orders "
-           "(%lld lines) in %.2f s\n",
-           (long long)st.categories, (long long)st.products, (long long)st.users,
-           (long long)st.orders, (long long)st.order_items, st.seconds);
+    /* stdout carries only JSON lines (the log_emit below); humans read stderr. */
+    fprintf(stderr,
+            "seeded %lld categories, %lld products, %lld customers, %lld orders "
+            "(%lld lines) in %.2f s\n",
+            (long long)st.categories, (long long)st.products, (long long)st.users,
+            (long long)st.orders, (long long)st.order_items, st.seconds);
     if (st.users > 0)
-        printf("seeded customers log in with their email and the password '%s'\n",
-               SEED_DEMO_PASSWORD);
+        fprintf(stderr, "seeded customers log in with their email and the password '%s'\n",
+                SEED_DEMO_PASSWORD);
     log_emit(LOG_INFO, "seeded",
              json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "categories", (json_int_t)st.categories,
                        "products", (json_int_t)st.products, "users", (json_int_t)st.users, "orders",

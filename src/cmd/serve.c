@@ -89,9 +89,9 @@ static void on_ready(const char *url, void *ctx)
     while (len > 0 && url[len - 1] == '/')
         len--;
     log_emit(LOG_INFO, "listening", json_pack("{s:s}", "url", url));
-    printf("SmartMarket is ready: %.*s/\n  API docs: %.*s/api/docs/\n", (int)len, url, (int)len,
-           url);
-    fflush(stdout);
+    /* stdout carries only JSON log lines; the human greeting goes to stderr. */
+    fprintf(stderr, "SmartMarket is ready: %.*s/\n  API docs: %.*s/api/docs/\n", (int)len, url,
+            (int)len, url);
 }
 
 /* Migrations must be current: serve never changes the schema itself. */

@@ -155,9 +155,8 @@ static int load_or_make_secret(sm_config *cfg, sm_error *err)
     mkdir(cfg->data_dir, 0750);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return sm_error_set(err, SM_ECONFIG,
-                            "SECRET_KEY: unset, and %s cannot be written: %s", path,
-                            strerror(errno));
+        return sm_error_set(err, SM_ECONFIG, "SECRET_KEY: unset, and %s cannot be written: %s",
+                            path, strerror(errno));
     size_t len = strlen(cfg->secret_key);
     ssize_t w = write(fd, cfg->secret_key, len);
     close(fd);
@@ -173,12 +172,12 @@ int config_load(sm_config *cfg, sm_error *err)
     long n;
     memset(cfg, 0, sizeof *cfg);
 
-#define STR(name, def, field)                                                     \
-    if ((rc = env_str(name, def, cfg->field, sizeof cfg->field, err)) < 0)       \
+#define STR(name, def, field)                                                                      \
+    if ((rc = env_str(name, def, cfg->field, sizeof cfg->field, err)) < 0)                         \
         return rc;
-#define INT(name, def, min, max, field)                                           \
-    if ((rc = env_int(name, def, min, max, &n, err)) < 0)                         \
-        return rc;                                                                \
+#define INT(name, def, min, max, field)                                                            \
+    if ((rc = env_int(name, def, min, max, &n, err)) < 0)                                          \
+        return rc;                                                                                 \
     cfg->field = (__typeof__(cfg->field))n;
 
     STR("DATABASE_URL", "sqlite:///var/smartmarket.db", database_url);
@@ -187,18 +186,16 @@ int config_load(sm_config *cfg, sm_error *err)
     INT("DB_TIMEOUT_MS", 5000, 100, 600000, db_timeout_ms);
     STR("REDIS_URL", "", redis_url);
     if (cfg->redis_url[0] && strncmp(cfg->redis_url, "redis://", 8) != 0)
-        return sm_error_set(err, SM_ECONFIG, "REDIS_URL: '%s' is not redis://...",
-                            cfg->redis_url);
+        return sm_error_set(err, SM_ECONFIG, "REDIS_URL: '%s' is not redis://...", cfg->redis_url);
     STR("SMARTMARKET_DATA_DIR", "var", data_dir);
     STR("SMARTMARKET_STATIC_DIR", "web", static_dir);
 
     char listen[300];
     if ((rc = env_str("SMARTMARKET_LISTEN", "127.0.0.1:8000", listen, sizeof listen, err)) < 0)
         return rc;
-    if (config_parse_listen(listen, cfg->listen_host, sizeof cfg->listen_host,
-                            &cfg->listen_port) < 0)
-        return sm_error_set(err, SM_ECONFIG, "SMARTMARKET_LISTEN: '%s' is not HOST:PORT",
-                            listen);
+    if (config_parse_listen(listen, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port) <
+        0)
+        return sm_error_set(err, SM_ECONFIG, "SMARTMARKET_LISTEN: '%s' is not HOST:PORT", listen);
 
     const char *w = env_or("SMARTMARKET_WORKERS", "auto");
     if (strcmp(w, "auto") == 0) {
@@ -219,8 +216,7 @@ int config_load(sm_config *cfg, sm_error *err)
         return rc;
 
     if (log_level_parse(env_or("LOG_LEVEL", "INFO"), &cfg->log_level) < 0)
-        return sm_error_set(err, SM_ECONFIG,
-                            "LOG_LEVEL: '%s' is not DEBUG, INFO, WARNING or ERROR",
+        return sm_error_set(err, SM_ECONFIG, "LOG_LEVEL: '%s' is not DEBUG, INFO, WARNING or ERROR",
                             env_or("LOG_LEVEL", ""));
     STR("LOG_FILE", "", log_file);
 
@@ -240,8 +236,7 @@ int config_load(sm_config *cfg, sm_error *err)
     const char *secret = getenv("SECRET_KEY");
     if (secret && *secret) {
         if (strlen(secret) < 32 || strlen(secret) >= sizeof cfg->secret_key)
-            return sm_error_set(err, SM_ECONFIG,
-                                "SECRET_KEY: must be 32 to 255 characters long");
+            return sm_error_set(err, SM_ECONFIG, "SECRET_KEY: must be 32 to 255 characters long");
         strcpy(cfg->secret_key, secret);
     } else if ((rc = load_or_make_secret(cfg, err)) < 0) {
         return rc;

@@ -28,35 +28,35 @@ typedef struct sm_config {
     char static_dir[CONFIG_STR_MAX];   /* SMARTMARKET_STATIC_DIR: web/ assets */
 
     /* server */
-    char listen_host[256];  /* SMARTMARKET_LISTEN host part */
-    int listen_port;        /* SMARTMARKET_LISTEN port part */
-    int workers;            /* SMARTMARKET_WORKERS: event loops, 0 = auto (one per core) */
-    int blocking_threads;   /* SMARTMARKET_BLOCKING_THREADS: worker pool for blocking work */
-    size_t max_body_bytes;  /* HTTP_MAX_BODY_BYTES */
+    char listen_host[256];   /* SMARTMARKET_LISTEN host part */
+    int listen_port;         /* SMARTMARKET_LISTEN port part */
+    int workers;             /* SMARTMARKET_WORKERS: event loops, 0 = auto (one per core) */
+    int blocking_threads;    /* SMARTMARKET_BLOCKING_THREADS: worker pool for blocking work */
+    size_t max_body_bytes;   /* HTTP_MAX_BODY_BYTES */
     size_t max_header_bytes; /* HTTP_MAX_HEADER_BYTES: request line + headers */
-    int max_headers;        /* HTTP_MAX_HEADERS */
-    int max_connections;    /* HTTP_MAX_CONNECTIONS, per process */
-    int idle_timeout_ms;    /* HTTP_IDLE_TIMEOUT_MS: keep-alive idle */
-    int read_timeout_ms;    /* HTTP_READ_TIMEOUT_MS: whole request must arrive within */
-    int write_timeout_ms;   /* HTTP_WRITE_TIMEOUT_MS */
+    int max_headers;         /* HTTP_MAX_HEADERS */
+    int max_connections;     /* HTTP_MAX_CONNECTIONS, per process */
+    int idle_timeout_ms;     /* HTTP_IDLE_TIMEOUT_MS: keep-alive idle */
+    int read_timeout_ms;     /* HTTP_READ_TIMEOUT_MS: whole request must arrive within */
+    int write_timeout_ms;    /* HTTP_WRITE_TIMEOUT_MS */
     int shutdown_timeout_ms; /* SHUTDOWN_TIMEOUT_MS: graceful drain deadline */
-    int trust_proxy;        /* TRUST_PROXY: honour X-Forwarded-For/-Proto (behind nginx) */
+    int trust_proxy;         /* TRUST_PROXY: honour X-Forwarded-For/-Proto (behind nginx) */
 
     /* logging */
-    log_level log_level;         /* LOG_LEVEL */
+    log_level log_level;           /* LOG_LEVEL */
     char log_file[CONFIG_STR_MAX]; /* LOG_FILE, "" = stdout only */
 
     /* security */
-    char secret_key[256];        /* SECRET_KEY (≥ 32 chars); generated in data_dir if unset */
-    int secret_key_generated;    /* 1 when taken from data_dir/secret_key */
-    int token_ttl_s;             /* TOKEN_TTL_SECONDS: API token lifetime */
-    int session_ttl_s;           /* SESSION_TTL_SECONDS: dashboard cookie lifetime */
-    int login_max_failures;      /* LOGIN_MAX_FAILURES: per account per window */
-    int login_max_per_ip;        /* LOGIN_MAX_PER_IP: attempts per IP per window */
-    int login_window_s;          /* LOGIN_WINDOW_SECONDS */
+    char secret_key[256];     /* SECRET_KEY (≥ 32 chars); generated in data_dir if unset */
+    int secret_key_generated; /* 1 when taken from data_dir/secret_key */
+    int token_ttl_s;          /* TOKEN_TTL_SECONDS: API token lifetime */
+    int session_ttl_s;        /* SESSION_TTL_SECONDS: dashboard cookie lifetime */
+    int login_max_failures;   /* LOGIN_MAX_FAILURES: per account per window */
+    int login_max_per_ip;     /* LOGIN_MAX_PER_IP: attempts per IP per window */
+    int login_window_s;       /* LOGIN_WINDOW_SECONDS */
 
     /* shop */
-    char currency[4];            /* SHOP_CURRENCY, ISO 4217, default EUR */
+    char currency[4]; /* SHOP_CURRENCY, ISO 4217, default EUR */
 } sm_config;
 
 /* Loads the configuration from the environment into `cfg` and makes it the

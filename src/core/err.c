@@ -29,7 +29,7 @@ const char *sm_strerror(int code)
     }
 }
 
-int sm_error_set(sm_error *err, int code, const char *fmt, ...)
+void sm_error_fill(sm_error *err, int code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -38,7 +38,6 @@ int sm_error_set(sm_error *err, int code, const char *fmt, ...)
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
     }
-    return code;
 }
 
 void sm_error_clear(sm_error *err)

@@ -37,11 +37,16 @@ typedef struct sm_error {
 /* Returns a static string naming `code` ("not found"). Thread-safe. */
 const char *sm_strerror(int code);
 
-/* Fills `err` (which may be NULL) with `code` and a printf-style message and
- * returns `code`, so that `return sm_error_set(err, SM_EINVAL, "...");` reads
- * naturally. Thread-safe. */
-int sm_error_set(sm_error *err, int code, const char *fmt, ...)
+/* Fills `err` (which may be NULL) with `code` and a printf-style message.
+ * Thread-safe. */
+void sm_error_fill(sm_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Fills `err` like sm_error_fill() and evaluates to `code`, so that
+ * `return sm_error_set(err, SM_EINVAL, "...");` reads naturally. A macro so
+ * that static analysis sees the (negative) code returned. `code` is
+ * evaluated twice: pass a value, not an expression with side effects. */
+#define sm_error_set(err, code, ...) (sm_error_fill((err), (code), __VA_ARGS__), (code))
 
 /* Clears `err` (may be NULL). */
 void sm_error_clear(sm_error *err);

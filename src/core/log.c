@@ -31,8 +31,11 @@ int log_level_parse(const char *name, log_level *out)
     static const struct {
         const char *name;
         log_level level;
-    } names[] = {{"DEBUG", LOG_DEBUG},     {"INFO", LOG_INFO},   {"WARNING", LOG_WARNING},
-                 {"WARN", LOG_WARNING},    {"ERROR", LOG_ERROR}};
+    } names[] = {{"DEBUG", LOG_DEBUG},
+                 {"INFO", LOG_INFO},
+                 {"WARNING", LOG_WARNING},
+                 {"WARN", LOG_WARNING},
+                 {"ERROR", LOG_ERROR}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcasecmp(name, names[i].name) == 0) {
             *out = names[i].level;
@@ -126,12 +129,13 @@ void log_emit(log_level level, const char *msg, json_t *fields)
     json_object_set_new(line, "msg", json_string(msg ? msg : ""));
     if (t_correlation[0])
         json_object_set_new(line, "correlation_id", json_string(t_correlation));
-    if (fields && json_is_object(fields))
+    if (json_is_object(fields))
         json_object_update_missing(line, fields);
     json_decref(fields);
 
     char buf[LOG_LINE_MAX];
-    size_t n = json_dumpb(line, buf, sizeof buf - 1, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    size_t n = json_dumpb(line, buf, sizeof buf - 1,
+                          JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     char *heap = NULL;
     const char *out = buf;
     if (n >= sizeof buf - 1) {

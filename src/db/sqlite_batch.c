@@ -77,7 +77,7 @@ static void unit_fail(batch_unit *u, int rc, const sm_error *e, const char *why)
     if (e && e->message[0])
         u->err = *e;
     else
-        sm_error_set(&u->err, rc, "%s", why);
+        sm_error_fill(&u->err, rc, "%s", why);
 }
 
 /* Runs `list` in one transaction; returns the first unit not yet run when

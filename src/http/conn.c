@@ -685,9 +685,9 @@ void http_conn_stop_all(http_worker *w, int phase)
     for (http_conn *c = w->conns; c; c = next) {
         next = c->next;
         c->must_close = true;
-        if (phase >= 2 || c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_LINGER)
+        /* Streams never end by themselves, so they close with the idle. */
+        if (phase >= 2 || c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_LINGER ||
+            c->state == HTTP_CONN_STREAMING)
             http_conn_close(c);
-        else if (c->state == HTTP_CONN_STREAMING)
-            http_conn_close(c); /* streams never end by themselves */
     }
 }

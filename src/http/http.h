@@ -32,11 +32,11 @@ typedef struct http_header {
 } http_header;
 
 typedef struct http_request {
-    arena *arena;            /* freed after the response; allocate from it freely */
-    const char *method;      /* "GET", "POST", … */
-    const char *path;        /* percent-decoded path without the query, e.g. "/api/products/7/" */
-    const char *raw_path;    /* as received, without the query */
-    const char *query;       /* raw query string without '?', "" when none */
+    arena *arena;         /* freed after the response; allocate from it freely */
+    const char *method;   /* "GET", "POST", … */
+    const char *path;     /* percent-decoded path without the query, e.g. "/api/products/7/" */
+    const char *raw_path; /* as received, without the query */
+    const char *query;    /* raw query string without '?', "" when none */
     const http_header *headers;
     size_t header_count;
     const char *body; /* NUL-terminated for convenience; body_len excludes the NUL */
@@ -176,8 +176,8 @@ typedef struct http_server_options {
     int write_timeout_ms;
     int shutdown_timeout_ms;
     bool trust_proxy;
-    const char *static_dir;    /* served under static_prefix, may be NULL */
-    const char *static_prefix; /* e.g. "/static/" */
+    const char *static_dir;                       /* served under static_prefix, may be NULL */
+    const char *static_prefix;                    /* e.g. "/static/" */
     void (*on_ready)(const char *url, void *ctx); /* called once listening */
     void *on_ready_ctx;
 } http_server_options;

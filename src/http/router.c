@@ -106,7 +106,10 @@ static route_node *child_literal(route_node *n, const char *seg, size_t len, boo
     }
     if (!create)
         return NULL;
-    route_node **grown = realloc(n->children, (n->child_count + 1) * sizeof *grown);
+    /* An array of pointers, so sizeof a pointer is meant. */
+    size_t bytes =
+        (n->child_count + 1) * sizeof(route_node *); // NOLINT(bugprone-sizeof-expression)
+    route_node **grown = realloc(n->children, bytes);
     if (!grown)
         return NULL;
     n->children = grown;
@@ -310,6 +313,8 @@ int http_router_match(const http_router *r, http_request *req, http_route_match 
         allow_build(st.found_set, m->allow, sizeof m->allow);
         return SM_EINVAL;
     }
+    if (!st.found)
+        return SM_EINTERNAL; /* walk() sets found whenever it succeeds */
     m->fn = st.found->fn;
     m->ctx = st.found->ctx;
     m->flags = st.found->flags;

@@ -309,12 +309,16 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
 
 static int bound_port(int fd)
 {
-    struct sockaddr_storage ss = {0};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    memset(&addr, 0, sizeof addr);
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, &addr.sa, &len) != 0)
         return -1;
-    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(addr.sa.sa_family == AF_INET ? addr.in4.sin_port : addr.in6.sin6_port);
 }
 
 /* ---- run ---- */

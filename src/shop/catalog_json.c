@@ -70,7 +70,7 @@ int catjson_int(json_t *obj, const char *key, bool required, int64_t min, int64_
 int catjson_nullable_id(json_t *obj, const char *key, int64_t *out, json_t *details)
 {
     json_t *v = json_object_get(obj, key);
-    if (v && json_is_null(v)) {
+    if (json_is_null(v)) {
         *out = 0;
         return 1;
     }

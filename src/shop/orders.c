@@ -396,11 +396,15 @@ int order_set_status(db *d, int64_t id, const char *status, int64_t actor_id, bo
         goto fail;
     }
     snprintf(from, sizeof from, "%s", db_result_text(r, 0, 1));
+    if (!actor_staff && strcmp(status, "cancelled") != 0) {
+        rc = sm_error_set(err, SM_EFORBIDDEN, "customers may only cancel their orders");
+        goto fail;
+    }
     if (!transition_allowed(from, status)) {
         rc = sm_error_set(err, SM_ECONFLICT, "cannot move an order from %s to %s", from, status);
         goto fail;
     }
-    if (!actor_staff && !(strcmp(from, "pending") == 0 && strcmp(status, "cancelled") == 0)) {
+    if (!actor_staff && strcmp(from, "pending") != 0) {
         rc = sm_error_set(err, SM_ECONFLICT, "customers may only cancel a pending order");
         goto fail;
     }

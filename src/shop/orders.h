@@ -73,8 +73,9 @@ bool order_status_valid(const char *status);
 
 /* Moves order `id` to `status` on behalf of `actor_id`. Staff (actor_staff)
  * may make any allowed transition; a customer may only cancel their own
- * pending order (another user's order is SM_ENOTFOUND). A transition not in
- * the machine is SM_ECONFLICT; an unknown status SM_EINVAL. Cancelling
+ * pending order: another user's order is SM_ENOTFOUND, any status but
+ * "cancelled" SM_EFORBIDDEN, cancelling a non-pending one SM_ECONFLICT. A
+ * transition not in the machine is SM_ECONFLICT; an unknown status SM_EINVAL. Cancelling
  * restores every line's stock in the same transaction. Returns 0 and, when
  * `out` is not NULL, *out = the updated order. */
 int order_set_status(db *d, int64_t id, const char *status, int64_t actor_id, bool actor_staff,

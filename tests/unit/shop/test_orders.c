@@ -218,7 +218,7 @@ static void order_status_machine(void **state)
     assert_int_equal(stock_of(f->d, p), 5);
 
     /* customers: only their own pending order, only to cancelled */
-    assert_int_equal(order_set_status(f->d, o1, "paid", u, false, &o, NULL), SM_ECONFLICT);
+    assert_int_equal(order_set_status(f->d, o1, "paid", u, false, &o, NULL), SM_EFORBIDDEN);
     assert_int_equal(order_set_status(f->d, o1, "cancelled", other, false, &o, NULL), SM_ENOTFOUND);
     assert_int_equal(order_set_status(f->d, o1, "cancelled", u, false, &o, NULL), 0);
     assert_string_equal(json_string_value(json_object_get(o, "status")), "cancelled");
