@@ -3,8 +3,10 @@
 # Idempotent and quiet when everything is present. Needs root (or sudo).
 set -eu
 BUILD_PKGS="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
-libsodium-dev libsqlite3-dev libpq-dev zlib1g-dev sqlite3"
-TEST_PKGS="libcmocka-dev postgresql nodejs npm clang-format clang-tidy curl"
+libsodium-dev libsqlite3-dev libpq-dev zlib1g-dev sqlite3 libwslay-dev libhiredis-dev \
+libcurl4-openssl-dev"
+TEST_PKGS="libcmocka-dev postgresql redis-server python3-aiosmtpd nodejs npm clang-format \
+clang-tidy curl"
 BENCH_PKGS="wrk nginx-light"
 
 case "${1:-build}" in

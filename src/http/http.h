@@ -125,6 +125,51 @@ int http_stream_write(http_stream *s, const void *data, size_t len);
  * reference: `s` must not be used afterwards. Thread-safe. */
 void http_stream_end(http_stream *s);
 
+/* ---- WebSocket (RFC 6455, framing by wslay) ----
+ *
+ * A handler that validated an upgrade request (authentication and
+ * permission checks happen in the handler, before any data flows) calls
+ * http_response_websocket(). The server checks the handshake (GET,
+ * Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13, a
+ * valid Sec-WebSocket-Key; else 400/426 JSON errors), answers 101 with the
+ * chosen subprotocol, then calls on_open(ws, ctx) on the loop thread. The
+ * server answers pings, sends its own pings every HTTP_WS_PING_MS and closes
+ * a peer that stays silent for two intervals, reassembles fragments, checks
+ * masking and UTF-8 of text frames, and closes with 1009 for a message over
+ * HTTP_WS_MESSAGE_MAX, 1002/1007 for protocol/UTF-8 violations. on_message
+ * runs on the loop thread for each complete text message (binary: 1003).
+ * on_close(ctx, code) runs exactly once when the connection is over for any
+ * reason; after it, sends fail with SM_EIO, and the owner must still call
+ * http_ws_release() once. */
+typedef struct http_ws http_ws;
+
+typedef struct http_ws_callbacks {
+    void (*on_open)(http_ws *ws, void *ctx);
+    void (*on_message)(http_ws *ws, const char *text, size_t len, void *ctx);
+    void (*on_close)(void *ctx, int code);
+} http_ws_callbacks;
+
+#define HTTP_WS_MESSAGE_MAX (64 * 1024)     /* inbound message bound */
+#define HTTP_WS_SEND_QUEUE_MAX (256 * 1024) /* outbound bytes queued per connection */
+#define HTTP_WS_PING_MS 25000
+
+/* Accepts the upgrade for this request. `subprotocol` (may be NULL) is
+ * echoed in Sec-WebSocket-Protocol. `cb` must outlive the connection.
+ * Returns 0 or SM_ENOMEM. */
+int http_response_websocket(http_response *res, const char *subprotocol,
+                            const http_ws_callbacks *cb, void *ctx);
+
+/* Queues one text message (copied). Thread-safe. Returns 0, SM_EIO when
+ * the connection is over, SM_EBUSY when more than HTTP_WS_SEND_QUEUE_MAX
+ * bytes wait for a slow client (the caller then closes it, e.g. 4008). */
+int http_ws_send_text(http_ws *ws, const char *text, size_t len);
+
+/* Starts a close handshake with `code` and a short reason. Thread-safe. */
+void http_ws_close(http_ws *ws, int code, const char *reason);
+
+/* Drops the owner's reference (after on_close, or to abandon it). */
+void http_ws_release(http_ws *ws);
+
 /* ---- router ---- */
 
 typedef void (*http_handler_fn)(http_request *req, http_response *res, void *ctx);
