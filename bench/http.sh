@@ -20,7 +20,7 @@
 # and print req/s, p50, p99 and non-2xx counts, with the GET/nginx ratio.
 # Nothing is written to docs/; copy the table into docs/PERFORMANCE.md by hand.
 #
-# Knobs: BENCH_THREADS=2 BENCH_CONNECTIONS=64 BENCH_DURATION=10s
+# Knobs: BENCH_THREADS=2 BENCH_CONNECTIONS=64 BENCH_ORDER_CONNECTIONS=16 BENCH_DURATION=10s
 #        BENCH_WARMUP=2s SEED_PRODUCTS=10000 SEED_USERS=1000 SEED_ORDERS=2000
 #        SM_BUILD=build LOG_LEVEL=WARNING (access lines off, like nginx's)
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -31,6 +31,9 @@ cd "$ROOT"
 
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
+# Orders are writes serialised by the database: fewer connections measure
+# latency at a realistic queue depth instead of Little's law.
+ORDER_CONNS=${BENCH_ORDER_CONNECTIONS:-16}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 SEED_PRODUCTS=${SEED_PRODUCTS:-10000}
@@ -169,15 +172,15 @@ cmp -s "$WORK/nginx.body" "$WORK/www/product.json" || { cat "$WORK/nginx.raw" "$
 # ---- runs ----
 # run NAME wrk-args... : warm up, measure, keep wrk's report in $WORK/NAME.wrk
 run() {
-    local name=$1
+    local name=$1 conns=${RUN_CONNS:-$CONNS}
     shift
-    say "wrk: $name"
-    wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$@" >/dev/null
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" | tee "$WORK/$name.wrk" >&2
+    say "wrk: $name ($conns connections)"
+    wrk -t"$THREADS" -c"$conns" -d"$WARMUP" "$@" >/dev/null
+    wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency "$@" | tee "$WORK/$name.wrk" >&2
 }
 run nginx-get "http://127.0.0.1:$NGINX_PORT$PRODUCT_PATH"
 run sm-get "http://127.0.0.1:$SM_PORT$PRODUCT_PATH"
-run sm-order -s bench/order.lua "http://127.0.0.1:$SM_PORT/api/orders/" -- "$TOKEN" "$MINPRODUCT" "$NPRODUCTS"
+RUN_CONNS=$ORDER_CONNS run sm-order -s bench/order.lua "http://127.0.0.1:$SM_PORT/api/orders/" -- "$TOKEN" "$MINPRODUCT" "$NPRODUCTS"
 
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$WORK/$1.wrk"; }
 pct() { awk -v p="$2%" '$1 == p { print $2 }' "$WORK/$1.wrk"; }
@@ -188,7 +191,7 @@ non2xx() {
 }
 
 echo
-echo "SmartMarket HTTP bench — $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d$DURATION, $SEED_PRODUCTS products"
+echo "SmartMarket HTTP bench — $(nproc) CPUs, wrk -t$THREADS -d$DURATION, GET -c$CONNS, POST -c$ORDER_CONNS, $SEED_PRODUCTS products"
 printf '%-42s %12s %10s %10s %9s\n' target req/s p50 p99 non-2xx
 for row in "nginx-get|nginx GET $PRODUCT_PATH (static copy)" \
     "sm-get|smartmarket GET $PRODUCT_PATH" \
