@@ -2,7 +2,7 @@
 # Sources are found by wildcard: a new .c under src/ needs no edit here.
 
 CC       ?= cc
-PKGS     := libuv jansson libsodium sqlite3 libpq zlib libcurl hiredis
+PKGS     := libuv jansson libsodium sqlite3 libpq zlib libcurl hiredis libutf8proc lapacke openblas
 BUILD    ?= build
 SAN      ?=
 
@@ -11,7 +11,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -I$(BUILD)/gen \
             $(shell pkg-config --cflags $(PKGS)) $(SAN)
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lpthread -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lstemmer -lpthread -lm
 LDFLAGS  += $(SAN)
 
 SRC      := $(shell find src -name '*.c' | sort)
