@@ -2,7 +2,7 @@
 # Sources are found by wildcard: a new .c under src/ needs no edit here.
 
 CC       ?= cc
-PKGS     := libuv jansson libsodium sqlite3 libpq zlib libcurl hiredis libutf8proc lapacke openblas
+PKGS     := libuv jansson libsodium sqlite3 libpq zlib libcurl hiredis libutf8proc lapacke openblas libcrypto
 BUILD    ?= build
 SAN      ?=
 

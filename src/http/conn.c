@@ -20,6 +20,12 @@
  * a slowloris client dribbling headers is cut off), WRITING gives the
  * response write_timeout_ms to drain, LINGER drains a closing connection.
  *
+ * An upgrade request answered 101 by a handler that accepted a WebSocket
+ * (http_response_websocket) hands the connection to ws.c: state WEBSOCKET,
+ * reads go to http_ws_on_read(), the bytes that followed the request are
+ * fed to it, and the exchange's arena is freed (an idle WebSocket keeps no
+ * buffer). Any other answer to an upgrade request closes after it.
+ *
  * Closing after an error response uses a lingering close: shut the write
  * side down, keep reading and discarding for HTTP_LINGER_MS or until EOF,
  * then close. Closing at once would make the kernel answer the unread bytes
@@ -63,6 +69,7 @@ static void conn_drive(http_conn *c);
 static void conn_free(http_conn *c)
 {
     atomic_fetch_sub(&c->w->srv->connections, 1);
+    http_ws_conn_free(c); /* after every write callback: libuv ran them before close */
     arena_free(c->arena);
     free(c->pending);
     free(c);
@@ -92,6 +99,8 @@ void http_conn_close(http_conn *c)
         return;
     if (c->stream)
         http_stream_detach(c);
+    if (c->ws)
+        http_ws_detach(c);
     c->state = HTTP_CONN_CLOSED;
     conn_unlink(c);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -170,6 +179,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         /* A request pipelined behind a stream: answered by closing after. */
         c->must_close = true;
         return;
+    case HTTP_CONN_WEBSOCKET: http_ws_on_read(c, buf->base, (size_t)n); return;
     default: return; /* LINGER: discard */
     }
     if (pending_append(c, buf->base, (size_t)n) < 0) {
@@ -445,9 +455,12 @@ static void conn_drive(http_conn *c)
         }
         c->pending_off += n;
         if (c->parser.upgrade) {
-            /* No protocol switch here: answer, then close. */
+            /* Answer, then close — unless the handler accepts a WebSocket:
+             * the bytes after the request are then its first frames, so
+             * they stay in `pending` and parsing stops here. */
             c->must_close = true;
-            c->pending_off = c->pending_len;
+            if (!c->complete)
+                c->pending_off = c->pending_len;
         }
         if (c->complete) {
             c->complete = false;
@@ -474,8 +487,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         http_conn_close(c);
 }
 
-/* Closes after the response: shut the write side, drain, then close. */
-static void conn_linger(http_conn *c)
+void http_conn_linger(http_conn *c)
 {
     conn_full *f = full(c);
     c->state = HTTP_CONN_LINGER;
@@ -504,7 +516,7 @@ void http_conn_response_done(http_conn *c)
     c->fail_status = 0;
     arena_reset(c->arena);
     if (!keep) {
-        conn_linger(c);
+        http_conn_linger(c);
         return;
     }
     c->state = HTTP_CONN_IDLE;
@@ -529,12 +541,43 @@ static bool status_has_body(int status)
     return !(status < 200 || status == 204 || status == 304);
 }
 
+/* The handler accepted a WebSocket: switch protocols, or settle the debt
+ * of on_close when the upgrade does not happen after all. Returns true
+ * when the connection was handed over. */
+static bool respond_websocket(http_conn *c, http_exchange *ex)
+{
+    http_response *res = &ex->res;
+    res->websocket = false;
+    if (res->status != 101 || c->ex != ex) {
+        if (res->ws_cb->on_close)
+            res->ws_cb->on_close(res->ws_ctx, 1006);
+        return false;
+    }
+    size_t hlen;
+    char *head = http_response_head(ex, http_worker_date(c->w), false, &hlen);
+    if (!head) {
+        if (res->ws_cb->on_close)
+            res->ws_cb->on_close(res->ws_ctx, 1006);
+        http_conn_close(c);
+        return true;
+    }
+    reading_set(c, true);
+    if (c->state != HTTP_CONN_CLOSED)
+        http_ws_start(c, ex, head, hlen);
+    return true;
+}
+
 void http_conn_respond(http_exchange *ex)
 {
     http_conn *c = ex->conn;
-    if (c->state == HTTP_CONN_CLOSED)
-        return;
     http_response *res = &ex->res;
+    if (c->state == HTTP_CONN_CLOSED) {
+        if (res->websocket && res->ws_cb->on_close)
+            res->ws_cb->on_close(res->ws_ctx, 1006);
+        return;
+    }
+    if (res->websocket && respond_websocket(c, ex))
+        return;
     bool stopping = atomic_load(&c->w->stop_phase) > 0;
     ex->keep_alive = http_should_keep_alive(&c->parser) && !c->must_close && !res->close &&
                      !stopping && !c->parser.upgrade && c->ex == ex;
@@ -685,9 +728,12 @@ void http_conn_stop_all(http_worker *w, int phase)
     for (http_conn *c = w->conns; c; c = next) {
         next = c->next;
         c->must_close = true;
-        /* Streams never end by themselves, so they close with the idle. */
+        /* Streams never end by themselves, so they close with the idle;
+         * WebSockets are told 1001 Going Away and close when the peer answers. */
         if (phase >= 2 || c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_LINGER ||
             c->state == HTTP_CONN_STREAMING)
             http_conn_close(c);
+        else if (c->state == HTTP_CONN_WEBSOCKET)
+            http_ws_going_away(c);
     }
 }

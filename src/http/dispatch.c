@@ -146,8 +146,15 @@ static void on_work(uv_work_t *work)
 static void on_work_done(uv_work_t *work, int status)
 {
     http_exchange *ex = work->data;
-    if (!http_conn_work_finished(ex->conn))
+    /* Read before work_finished, which may free the exchange with its conn. */
+    bool ws = ex->res.websocket;
+    const http_ws_callbacks *cb = ex->res.ws_cb;
+    void *ctx = ex->res.ws_ctx;
+    if (!http_conn_work_finished(ex->conn)) {
+        if (ws && cb->on_close)
+            cb->on_close(ctx, 1006); /* the client left while the handler ran */
         return;
+    }
     if (status == UV_ECANCELED)
         http_response_error(&ex->res, 503, "unavailable", NULL, "the server is shutting down");
     http_conn_respond(ex);

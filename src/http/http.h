@@ -129,45 +129,84 @@ void http_stream_end(http_stream *s);
  *
  * A handler that validated an upgrade request (authentication and
  * permission checks happen in the handler, before any data flows) calls
- * http_response_websocket(). The server checks the handshake (GET,
- * Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13, a
- * valid Sec-WebSocket-Key; else 400/426 JSON errors), answers 101 with the
- * chosen subprotocol, then calls on_open(ws, ctx) on the loop thread. The
- * server answers pings, sends its own pings every HTTP_WS_PING_MS and closes
- * a peer that stays silent for two intervals, reassembles fragments, checks
- * masking and UTF-8 of text frames, and closes with 1009 for a message over
- * HTTP_WS_MESSAGE_MAX, 1002/1007 for protocol/UTF-8 violations. on_message
- * runs on the loop thread for each complete text message (binary: 1003).
- * on_close(ctx, code) runs exactly once when the connection is over for any
- * reason; after it, sends fail with SM_EIO, and the owner must still call
- * http_ws_release() once. */
+ * http_response_websocket(). It checks the handshake (GET, HTTP/1.1,
+ * `Upgrade: websocket`, `Connection` with the `upgrade` token,
+ * `Sec-WebSocket-Version: 13`, a `Sec-WebSocket-Key` that is base64 of 16
+ * bytes) and, when it is valid, turns `res` into a 101 Switching Protocols
+ * with Sec-WebSocket-Accept and the chosen subprotocol. After the handler
+ * returns the server writes the 101, hands the socket to a wslay context
+ * and calls on_open(ws, ctx) on the connection's loop thread.
+ *
+ * The server then answers pings, sends its own ping every HTTP_WS_PING_MS
+ * (http_server_options.ws_ping_ms) and drops a peer that sent nothing for
+ * two intervals, reassembles fragments, and closes with 1002 (protocol
+ * error: unmasked client frame, bad opcode, reserved bits…), 1007 (text
+ * that is not UTF-8), 1009 (message over HTTP_WS_MESSAGE_MAX) or 1003
+ * (binary message). on_message runs on the loop thread for each complete
+ * text message; `text` is valid UTF-8, borrowed for the call and not
+ * NUL-terminated. No read, idle or write timeout of HTTP applies.
+ *
+ * on_close(ctx, code) runs exactly once, on the loop thread, for every
+ * ending — peer close, protocol error, keep-alive timeout, http_ws_close(),
+ * server shutdown (which sends 1001 Going Away to every WebSocket), out of
+ * memory — and also when the upgrade never happens after
+ * http_response_websocket() returned 0 (the handler set another status
+ * afterwards, the client left before the 101, the server is stopping): then
+ * on_open never ran and `code` is 1006. `code` is the close code of the
+ * handshake: the peer's when it closed first (1005 when its close frame had
+ * none), ours when we did, 1006 when the TCP connection ended without a
+ * close frame. Callbacks keep running until on_close even after
+ * http_ws_release(): `ctx` must stay valid until on_close has run. After
+ * on_close sends fail with SM_EIO, and the owner (whoever got `ws` from
+ * on_open) must still call http_ws_release() once. */
 typedef struct http_ws http_ws;
 
 typedef struct http_ws_callbacks {
-    void (*on_open)(http_ws *ws, void *ctx);
-    void (*on_message)(http_ws *ws, const char *text, size_t len, void *ctx);
-    void (*on_close)(void *ctx, int code);
+    void (*on_open)(http_ws *ws, void *ctx);                                  /* may be NULL */
+    void (*on_message)(http_ws *ws, const char *text, size_t len, void *ctx); /* may be NULL */
+    void (*on_close)(void *ctx, int code);                                    /* may be NULL */
 } http_ws_callbacks;
 
-#define HTTP_WS_MESSAGE_MAX (64 * 1024)     /* inbound message bound */
-#define HTTP_WS_SEND_QUEUE_MAX (256 * 1024) /* outbound bytes queued per connection */
-#define HTTP_WS_PING_MS 25000
+#define HTTP_WS_MESSAGE_MAX (64 * 1024)     /* inbound message bound (close 1009 beyond) */
+#define HTTP_WS_SEND_QUEUE_MAX (256 * 1024) /* outbound bytes waiting per connection */
+#define HTTP_WS_PING_MS 25000               /* default keep-alive ping interval */
+#define HTTP_WS_CLOSE_WAIT_MS 2000          /* wait for the peer's close frame */
+#define HTTP_WS_REASON_MAX 123              /* bytes of a close reason (RFC 6455 5.5) */
 
-/* Accepts the upgrade for this request. `subprotocol` (may be NULL) is
- * echoed in Sec-WebSocket-Protocol. `cb` must outlive the connection.
- * Returns 0 or SM_ENOMEM. */
+/* Accepts the upgrade for this request; call from the handler. `subprotocol`
+ * (may be NULL; copied) is echoed in Sec-WebSocket-Protocol and must be an
+ * HTTP token. `cb` must outlive the connection (a static table). Returns 0
+ * (then on_close will run exactly once, see above), SM_EINVAL when the
+ * request is not a valid handshake — `res` then holds the JSON error (400
+ * bad_request, or 426 upgrade_required with `Sec-WebSocket-Version: 13`)
+ * and no callback ever runs — or SM_ENOMEM (no callback runs either). */
 int http_response_websocket(http_response *res, const char *subprotocol,
                             const http_ws_callbacks *cb, void *ctx);
 
-/* Queues one text message (copied). Thread-safe. Returns 0, SM_EIO when
- * the connection is over, SM_EBUSY when more than HTTP_WS_SEND_QUEUE_MAX
- * bytes wait for a slow client (the caller then closes it, e.g. 4008). */
+/* Queues one text message (copied; `text` must be UTF-8: not checked).
+ * Thread-safe, never blocks on the network. Returns 0, SM_EIO when the
+ * connection is over or closing, SM_EBUSY when more than
+ * HTTP_WS_SEND_QUEUE_MAX bytes would wait for a slow client (the caller
+ * then closes it, e.g. 4008), SM_ETOOLARGE when `len` alone exceeds that
+ * bound, SM_ENOMEM. */
 int http_ws_send_text(http_ws *ws, const char *text, size_t len);
 
-/* Starts a close handshake with `code` and a short reason. Thread-safe. */
+/* Starts a close handshake with `code` (1000, 1001, 1008, 1011, or
+ * 3000–4999; others become 1000) and a reason (may be NULL; truncated to
+ * HTTP_WS_REASON_MAX bytes, on a UTF-8 boundary). Messages queued before
+ * are sent first; later sends fail with SM_EIO. The socket is closed when
+ * the peer answers or after HTTP_WS_CLOSE_WAIT_MS. Thread-safe; only the
+ * first call counts. */
 void http_ws_close(http_ws *ws, int code, const char *reason);
 
-/* Drops the owner's reference (after on_close, or to abandon it). */
+/* Takes one more reference (for another thread that sends to `ws`), to be
+ * dropped with http_ws_release(). Thread-safe. */
+void http_ws_retain(http_ws *ws);
+
+/* Drops the owner's reference; `ws` must not be used afterwards. Normally
+ * called from or after on_close; called earlier it abandons the handle, and
+ * the connection goes on until it ends (close it first to end it).
+ * Thread-safe. */
 void http_ws_release(http_ws *ws);
 
 /* ---- router ---- */
@@ -220,6 +259,7 @@ typedef struct http_server_options {
     int read_timeout_ms;
     int write_timeout_ms;
     int shutdown_timeout_ms;
+    int ws_ping_ms; /* WebSocket keep-alive interval; 0 = HTTP_WS_PING_MS */
     bool trust_proxy;
     const char *static_dir;                       /* served under static_prefix, may be NULL */
     const char *static_prefix;                    /* e.g. "/static/" */

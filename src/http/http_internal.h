@@ -48,6 +48,9 @@ struct http_response {
     http_stream_open_fn stream_open;
     http_stream_close_fn stream_close;
     void *stream_ctx;
+    bool websocket; /* http_response_websocket() accepted: on_close is owed */
+    const http_ws_callbacks *ws_cb;
+    void *ws_ctx;
 };
 
 /* One request and its response; lives in the connection's arena. */
@@ -72,6 +75,7 @@ typedef enum http_conn_state {
     HTTP_CONN_HANDLING,  /* complete; its handler runs */
     HTTP_CONN_WRITING,   /* response partly written: write timer */
     HTTP_CONN_STREAMING, /* streamed response in progress */
+    HTTP_CONN_WEBSOCKET, /* upgraded: ws.c owns reading, writing and the timer */
     HTTP_CONN_LINGER,    /* error sent, write side shut, discarding input */
     HTTP_CONN_CLOSED,    /* uv_close() called */
 } http_conn_state;
@@ -107,6 +111,7 @@ struct http_conn {
     size_t pending_len, pending_off, pending_cap;
 
     http_stream *stream; /* while HTTP_CONN_STREAMING */
+    http_ws *ws;         /* once upgraded; its reference is dropped when the conn is freed */
     char peer[HTTP_ADDR_MAX];
 };
 
@@ -133,6 +138,7 @@ struct http_worker {
     char date[HTTP_DATE_LEN + 1];
     pthread_mutex_t mu;              /* protects ready */
     http_stream *ready;              /* mu: streams with data to flush */
+    http_ws *ws_ready;               /* mu: WebSockets with messages or a close to process */
     void (*on_exit)(http_worker *w); /* loop thread: the worker finished */
 };
 
@@ -156,6 +162,10 @@ void http_conn_begin_handling(http_conn *c);
  * open (answer it); false when it closed meanwhile (it is freed if it was the
  * last thing holding it). Loop thread. */
 bool http_conn_work_finished(http_conn *c);
+
+/* Closes after what was written: shuts the write side down, discards input
+ * for HTTP_LINGER_MS or until EOF, then closes. Loop thread. */
+void http_conn_linger(http_conn *c);
 
 /* Writes the exchange's response; then continues with the next request or
  * closes. Loop thread. */
@@ -224,6 +234,36 @@ void http_stream_detach(http_conn *c);
 
 /* Flushes data queued by other threads for `w`'s streams (loop thread). */
 void http_stream_flush_ready(http_worker *w);
+
+/* ---- ws_handshake.c ---- */
+
+/* Writes Sec-WebSocket-Accept for `key` (base64 of SHA-1(key + GUID), 28
+ * chars + NUL) into `out`. Returns 0 or SM_EINTERNAL (libcrypto failed). */
+int http_ws_accept_key(const char *key, char out[29]);
+
+/* ---- ws.c ---- */
+
+/* Switches `c` to WebSocket after its handler accepted the upgrade: writes
+ * the 101 head (`head`, `hlen`, in the exchange's arena), logs the exchange,
+ * frees the arena, calls on_open, then feeds the bytes that followed the
+ * request in `pending` to the WebSocket. On failure the connection is
+ * closed and on_close has run. Loop thread. */
+void http_ws_start(http_conn *c, http_exchange *ex, const char *head, size_t hlen);
+
+/* Bytes read on an upgraded connection (loop thread). */
+void http_ws_on_read(http_conn *c, const char *data, size_t len);
+
+/* The connection is closing: mark the WebSocket over and run on_close. */
+void http_ws_detach(http_conn *c);
+
+/* The connection's memory goes: drop its reference on c->ws. */
+void http_ws_conn_free(http_conn *c);
+
+/* Graceful stop: sends 1001 Going Away and closes after the peer answers. */
+void http_ws_going_away(http_conn *c);
+
+/* Processes what other threads queued for `w`'s WebSockets (loop thread). */
+void http_ws_flush_ready(http_worker *w);
 
 /* ---- server.c ---- */
 

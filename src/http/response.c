@@ -240,7 +240,11 @@ char *http_response_head(http_exchange *ex, const char *date, bool chunked, size
     }
     if (res->content_type && status_has_body(res->status))
         put_header(&b, "Content-Type", res->content_type);
-    put_header(&b, "Connection", ex->keep_alive ? "keep-alive" : "close");
+    /* 101 is only ever the WebSocket upgrade (ws_handshake.c adds Upgrade). */
+    put_header(&b, "Connection",
+               res->status == 101 ? "Upgrade"
+               : ex->keep_alive   ? "keep-alive"
+                                  : "close");
     if (ex->req.request_id)
         put_header(&b, "X-Request-ID", ex->req.request_id);
     put(&b, FIXED_HEADERS, sizeof FIXED_HEADERS - 1);

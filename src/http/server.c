@@ -132,6 +132,7 @@ static void on_wake(uv_async_t *a)
 {
     http_worker *w = a->data;
     http_stream_flush_ready(w);
+    http_ws_flush_ready(w);
     int phase = atomic_load(&w->stop_phase);
     if (phase <= w->applied_phase)
         return;
@@ -148,7 +149,8 @@ static void worker_main(void *arg)
 {
     http_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    http_stream_flush_ready(w); /* drops references left on the ready list */
+    http_stream_flush_ready(w); /* drops references left on the ready lists */
+    http_ws_flush_ready(w);
     w->on_exit(w);
 }
 
