@@ -38,14 +38,14 @@ typedef struct jobs_ctx jobs_ctx;
 typedef int (*jobs_task_fn)(jobs_ctx *ctx, db *d, json_t *args, json_t **result, sm_error *err);
 
 typedef struct jobs_task {
-    const char *name;       /* "send_order_email" */
-    const char *queue;      /* JOBS_QUEUE_* */
+    const char *name;  /* "send_order_email" */
+    const char *queue; /* JOBS_QUEUE_* */
     jobs_task_fn fn;
-    int max_attempts;       /* 0: JOBS_DEFAULT_MAX_ATTEMPTS */
-    int time_limit_ms;      /* 0: the worker's default; always < the lease */
+    int max_attempts;        /* 0: JOBS_DEFAULT_MAX_ATTEMPTS */
+    int time_limit_ms;       /* 0: the worker's default; always < the lease */
     double rate_limit_per_s; /* 0: none; else at most this many starts per second,
                                 across every worker process (global) */
-    int priority;           /* default priority, lower runs first */
+    int priority;            /* default priority, lower runs first */
 } jobs_task;
 
 /* Registers a task (the table is static; call before workers start). The
@@ -60,16 +60,16 @@ const jobs_task *jobs_task_find(const char *name);
 
 /* What to enqueue. Unset fields take the task's defaults. */
 typedef struct jobs_new {
-    const char *task;       /* required, a registered task name */
-    const char *args_json;  /* a JSON object as text; NULL = "{}" */
-    const char *queue;      /* NULL: the task's queue */
-    int priority;           /* used when has_priority */
+    const char *task;      /* required, a registered task name */
+    const char *args_json; /* a JSON object as text; NULL = "{}" */
+    const char *queue;     /* NULL: the task's queue */
+    int priority;          /* used when has_priority */
     bool has_priority;
-    int max_attempts;       /* 0: the task's */
-    int64_t run_at_ms;      /* 0: now */
-    const char *unique_key; /* NULL: none; else at most one job with this key
-                               in an active state (scheduled, available,
-                               running, retryable) */
+    int max_attempts;           /* 0: the task's */
+    int64_t run_at_ms;          /* 0: now */
+    const char *unique_key;     /* NULL: none; else at most one job with this key
+                                   in an active state (scheduled, available,
+                                   running, retryable) */
     const char *correlation_id; /* NULL: the thread's log correlation id */
 } jobs_new;
 

@@ -1,0 +1,167 @@
+/* jobs_bench.c — the job queue's two numbers, in one process (built and
+ * run by bench/jobs.sh against the build's objects):
+ *
+ *   throughput N C   enqueue N no-op jobs (transactions of 1000), start a
+ *                    worker with C threads on queue "bench", time from the
+ *                    first start to the last completion (from the job rows)
+ *   latency N        with the worker idle, enqueue one job at a time and
+ *                    measure enqueue-call → task-start in µs (monotonic
+ *                    clock); prints p50/p90/p99/max
+ *
+ * DATABASE_URL selects the engine; the database must be migrated. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "jobs/queue.h"
+#include "jobs/worker.h"
+
+#define LAT_MAX 100000
+
+static uint64_t g_started[LAT_MAX];
+
+static int task_bench_noop(jobs_ctx *ctx, db *d, json_t *args, json_t **result, sm_error *err)
+{
+    (void)ctx, (void)d, (void)args, (void)result, (void)err;
+    return 0;
+}
+
+static int task_bench_mark(jobs_ctx *ctx, db *d, json_t *args, json_t **result, sm_error *err)
+{
+    json_int_t i = json_integer_value(json_object_get(args, "i"));
+    (void)ctx, (void)d, (void)result, (void)err;
+    if (i >= 0 && i < LAT_MAX)
+        __atomic_store_n(&g_started[i], clock_mono_ns(), __ATOMIC_RELEASE);
+    return 0;
+}
+
+static const jobs_task g_noop = {.name = "bench_noop", .queue = "bench", .fn = task_bench_noop};
+static const jobs_task g_mark = {.name = "bench_mark", .queue = "bench", .fn = task_bench_mark};
+
+static int64_t scalar(db *d, const char *sql)
+{
+    db_result *r = NULL;
+    sm_error err = {0};
+    if (db_query(d, sql, NULL, 0, &r, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", sql, err.message);
+        exit(1);
+    }
+    int64_t v = db_result_int(r, 0, 0);
+    db_result_free(r);
+    return v;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int throughput(db *d, int n, int conc)
+{
+    sm_error err = {0};
+    char queues[32];
+    worker *w = NULL;
+    uint64_t t0 = clock_mono_ns();
+    for (int i = 0; i < n; i += 1000) {
+        if (db_begin(d, true, &err) != 0)
+            goto fail;
+        for (int k = i; k < i + 1000 && k < n; k++)
+            if (jobs_enqueue(d, &(jobs_new){.task = "bench_noop"}, NULL, NULL, &err) != 0)
+                goto fail;
+        if (db_commit(d, &err) != 0)
+            goto fail;
+    }
+    double enq_s = (double)(clock_mono_ns() - t0) / 1e9;
+    snprintf(queues, sizeof queues, "bench=%d", conc);
+    uint64_t t1 = clock_mono_ns();
+    if (worker_start(&(worker_options){.queues = queues}, &w, &err) != 0)
+        goto fail;
+    while (scalar(d, "SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'") < n)
+        sleep_us(20000);
+    double wall_s = (double)(clock_mono_ns() - t1) / 1e9;
+    worker_stop(w);
+    int64_t span = scalar(d, "SELECT MAX(finished_at) - MIN(attempted_at) FROM jobs");
+    printf("{\"bench\":\"throughput\",\"engine\":\"%s\",\"jobs\":%d,\"concurrency\":%d,"
+           "\"enqueue_per_s\":%.0f,\"first_start_to_last_finish_ms\":%lld,\"jobs_per_s\":%.0f,"
+           "\"wall_jobs_per_s\":%.0f}\n",
+           db_get_kind(d) == DB_POSTGRES ? "postgres" : "sqlite", n, conc, n / enq_s,
+           (long long)span, span > 0 ? n * 1000.0 / (double)span : 0.0, n / wall_s);
+    return 0;
+fail:
+    fprintf(stderr, "throughput: %s\n", err.message);
+    return 1;
+}
+
+static int latency(db *d, int n)
+{
+    static uint64_t sent[LAT_MAX], lat[LAT_MAX], enq_ns[LAT_MAX];
+    sm_error err = {0};
+    worker *w = NULL;
+    char args[32];
+    if (n > LAT_MAX)
+        n = LAT_MAX;
+    if (worker_start(&(worker_options){.queues = "bench=4"}, &w, &err) != 0)
+        goto fail;
+    sleep_us(300000);
+    for (int i = 0; i < n; i++) {
+        snprintf(args, sizeof args, "{\"i\":%d}", i);
+        sent[i] = clock_mono_ns();
+        if (jobs_enqueue(d, &(jobs_new){.task = "bench_mark", .args_json = args}, NULL, NULL,
+                         &err) != 0)
+            goto fail;
+        enq_ns[i] = clock_mono_ns() - sent[i];
+        while (!__atomic_load_n(&g_started[i], __ATOMIC_ACQUIRE))
+            sleep_us(20);
+        lat[i] = g_started[i] - sent[i];
+        sleep_us(2000); /* idle between jobs */
+    }
+    worker_stop(w);
+    qsort(lat, (size_t)n, sizeof lat[0], cmp_u64);
+    qsort(enq_ns, (size_t)n, sizeof enq_ns[0], cmp_u64);
+    printf("{\"bench\":\"latency\",\"engine\":\"%s\",\"jobs\":%d,\"p50_us\":%.0f,\"p90_us\":%.0f,"
+           "\"p99_us\":%.0f,\"max_us\":%.0f,\"enqueue_call_p50_us\":%.0f,\"enqueue_call_p99_us\":%."
+           "0f}\n",
+           db_get_kind(d) == DB_POSTGRES ? "postgres" : "sqlite", n, lat[n / 2] / 1e3,
+           lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3, lat[n - 1] / 1e3, enq_ns[n / 2] / 1e3,
+           enq_ns[n * 99 / 100] / 1e3);
+    return 0;
+fail:
+    fprintf(stderr, "latency: %s\n", err.message);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static sm_config cfg;
+    sm_error err = {0};
+    db *d = NULL;
+    if (argc < 3) {
+        fprintf(stderr, "usage: jobs_bench throughput N CONCURRENCY | latency N\n");
+        return 2;
+    }
+    if (config_load(&cfg, &err) != 0 || log_init(cfg.log_level, "", &err) != 0) {
+        fprintf(stderr, "config: %s\n", err.message);
+        return 1;
+    }
+    if (jobs_task_register(&g_noop) != 0 || jobs_task_register(&g_mark) != 0 ||
+        db_thread(&d, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return 1;
+    }
+    if (strcmp(argv[1], "throughput") == 0 && argc == 4)
+        return throughput(d, atoi(argv[2]), atoi(argv[3]));
+    if (strcmp(argv[1], "latency") == 0)
+        return latency(d, atoi(argv[2]));
+    fprintf(stderr, "usage: jobs_bench throughput N CONCURRENCY | latency N\n");
+    return 2;
+}
