@@ -1,0 +1,311 @@
+/* test_realtime.c — channels and their rules, sequence numbers, bounded
+ * history and gap-free resume over the in-process bus and the hub. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "core/err.h"
+#include "realtime/bus.h"
+#include "realtime/channel.h"
+#include "realtime/hub.h"
+#include "realtime/limits.h"
+
+/* ---- a recording subscriber ---- */
+
+#define REC_MAX 64
+
+typedef struct recorder {
+    int n;
+    rt_frame_kind kind[REC_MAX];
+    uint64_t seq[REC_MAX];
+    char text[REC_MAX][512];
+    int busy_after; /* answer SM_EBUSY from this frame on (0: never) */
+    int slow_calls;
+} recorder;
+
+static int rec_send(void *ctx, rt_frame_kind kind, uint64_t seq, const char *epoch,
+                    const char *text, size_t len)
+{
+    recorder *r = ctx;
+    (void)epoch;
+    if (r->busy_after && r->n >= r->busy_after)
+        return SM_EBUSY;
+    if (r->n < REC_MAX) {
+        r->kind[r->n] = kind;
+        r->seq[r->n] = seq;
+        snprintf(r->text[r->n], sizeof r->text[r->n], "%.*s", (int)len, text);
+        r->n++;
+    }
+    return 0;
+}
+
+static void rec_slow(void *ctx)
+{
+    ((recorder *)ctx)->slow_calls++;
+}
+
+static const rt_sub_callbacks rec_cb = {.send = rec_send, .slow = rec_slow};
+
+static void publish(rt_bus *b, const char *channel, int i)
+{
+    json_t *data = json_pack("{si}", "i", i);
+    assert_int_equal(rt_bus_publish(b, channel, "order.created", data), 0);
+    json_decref(data);
+}
+
+/* ---- channels ---- */
+
+static void channel_rules_deny_by_default(void **state)
+{
+    (void)state;
+    assert_true(rt_channel_valid("admin.orders"));
+    assert_true(rt_channel_valid("admin.notifications"));
+    assert_true(rt_channel_valid("user.42"));
+    assert_false(rt_channel_valid("user.042"));
+    assert_false(rt_channel_valid("user."));
+    assert_false(rt_channel_valid("user.1x"));
+    assert_false(rt_channel_valid("admin.secret"));
+    assert_false(rt_channel_valid(""));
+
+    assert_int_equal(rt_channel_authorize("admin.orders", 1, RT_ROLE_STAFF), 0);
+    assert_int_equal(rt_channel_authorize("admin.orders", 1, RT_ROLE_ADMIN), 0);
+    assert_int_equal(rt_channel_authorize("admin.orders", 1, RT_ROLE_CUSTOMER), SM_EFORBIDDEN);
+    assert_int_equal(rt_channel_authorize("admin.notifications", 1, RT_ROLE_ADMIN), 0);
+    assert_int_equal(rt_channel_authorize("admin.notifications", 1, RT_ROLE_STAFF), SM_EFORBIDDEN);
+    assert_int_equal(rt_channel_authorize("user.7", 7, RT_ROLE_CUSTOMER), 0);
+    assert_int_equal(rt_channel_authorize("user.7", 8, RT_ROLE_CUSTOMER), SM_EFORBIDDEN);
+    assert_int_equal(rt_channel_authorize("user.7", 8, RT_ROLE_STAFF), SM_EFORBIDDEN);
+    assert_int_equal(rt_channel_authorize("user.7", 8, RT_ROLE_ADMIN), 0);
+    assert_int_equal(rt_channel_authorize("admin.secret", 1, RT_ROLE_ADMIN), SM_EFORBIDDEN);
+
+    char out[RT_CHANNEL_MAX];
+    assert_int_equal(rt_channel_from_path("user", "12", out), 0);
+    assert_string_equal(out, "user.12");
+    assert_int_equal(rt_channel_from_path("user", "0", out), SM_ENOTFOUND);
+    assert_int_equal(rt_channel_from_path("admin", "orders", out), 0);
+    assert_string_equal(out, "admin.orders");
+    assert_int_equal(rt_channel_from_path("admin", "x", out), SM_ENOTFOUND);
+}
+
+/* ---- bus and hub ---- */
+
+static void publish_numbers_events_and_refuses_bad_input(void **state)
+{
+    (void)state;
+    rt_bus *b = rt_bus_inproc_new(10, 3600000);
+    assert_non_null(b);
+    assert_int_equal(rt_bus_publish(b, "admin.secret", "x", NULL), SM_EINVAL);
+    assert_int_equal(rt_bus_publish(b, "admin.orders", "Bad Type", NULL), SM_EINVAL);
+    for (int i = 1; i <= 3; i++)
+        publish(b, "admin.orders", i);
+    rt_replay r;
+    assert_int_equal(rt_bus_replay(b, "admin.orders", false, 0, NULL, &r), 0);
+    assert_int_equal(r.seq, 3);
+    assert_true(rt_epoch_valid(r.epoch));
+    char epoch[RT_EPOCH_LEN + 1];
+    memcpy(epoch, r.epoch, sizeof epoch);
+    rt_replay_free(&r);
+
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 1, epoch, &r), 0);
+    assert_false(r.gone);
+    assert_int_equal(r.count, 2);
+    assert_int_equal(r.events[0].seq, 2);
+    assert_int_equal(r.events[1].seq, 3);
+    json_t *f = json_loads(r.events[1].frame, 0, NULL);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "channel")), "admin.orders");
+    assert_string_equal(json_string_value(json_object_get(f, "epoch")), epoch);
+    assert_int_equal(json_integer_value(json_object_get(f, "seq")), 3);
+    assert_string_equal(json_string_value(json_object_get(f, "type")), "order.created");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(f, "data"), "i")), 3);
+    json_decref(f);
+    rt_replay_free(&r);
+
+    /* Other channels have their own numbering and epoch. */
+    publish(b, "user.5", 1);
+    assert_int_equal(rt_bus_replay(b, "user.5", false, 0, NULL, &r), 0);
+    assert_int_equal(r.seq, 1);
+    assert_string_not_equal(r.epoch, epoch);
+    rt_replay_free(&r);
+    rt_bus_free(b);
+}
+
+static void history_gone_when_evicted_wrong_epoch_or_ahead(void **state)
+{
+    (void)state;
+    rt_bus *b = rt_bus_inproc_new(3, 3600000);
+    for (int i = 1; i <= 5; i++)
+        publish(b, "admin.orders", i);
+    rt_replay r;
+    assert_int_equal(rt_bus_replay(b, "admin.orders", false, 0, NULL, &r), 0);
+    char epoch[RT_EPOCH_LEN + 1];
+    memcpy(epoch, r.epoch, sizeof epoch);
+    rt_replay_free(&r);
+
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 1, epoch, &r), 0);
+    assert_true(r.gone); /* 2 was evicted */
+    assert_int_equal(r.count, 0);
+    rt_replay_free(&r);
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 2, epoch, &r), 0);
+    assert_false(r.gone); /* 3..5 are all there */
+    assert_int_equal(r.count, 3);
+    rt_replay_free(&r);
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 5, epoch, &r), 0);
+    assert_false(r.gone);
+    assert_int_equal(r.count, 0);
+    rt_replay_free(&r);
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 6, epoch, &r), 0);
+    assert_true(r.gone);
+    rt_replay_free(&r);
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 5, "0123456789abcdef", &r), 0);
+    assert_true(r.gone);
+    rt_replay_free(&r);
+    rt_bus_free(b);
+}
+
+static void history_expires_by_age(void **state)
+{
+    (void)state;
+    rt_bus *b = rt_bus_inproc_new(100, 1); /* 1 ms */
+    publish(b, "admin.orders", 1);
+    publish(b, "admin.orders", 2);
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+    rt_replay r;
+    assert_int_equal(rt_bus_replay(b, "admin.orders", false, 0, NULL, &r), 0);
+    char epoch[RT_EPOCH_LEN + 1];
+    memcpy(epoch, r.epoch, sizeof epoch);
+    rt_replay_free(&r);
+    assert_int_equal(rt_bus_replay(b, "admin.orders", true, 1, epoch, &r), 0);
+    assert_true(r.gone);
+    rt_replay_free(&r);
+    rt_bus_free(b);
+}
+
+/* Events published between subscribe and attach are neither lost nor
+ * doubled: the replay covers some, the queue the rest. */
+static void resume_has_no_gap_and_no_duplicate(void **state)
+{
+    (void)state;
+    rt_bus *b = rt_bus_inproc_new(100, 3600000);
+    publish(b, "admin.orders", 1);
+    publish(b, "admin.orders", 2);
+    rt_replay r;
+    assert_int_equal(rt_bus_replay(b, "admin.orders", false, 0, NULL, &r), 0);
+    char epoch[RT_EPOCH_LEN + 1];
+    memcpy(epoch, r.epoch, sizeof epoch);
+    rt_replay_free(&r);
+    publish(b, "admin.orders", 3);
+
+    recorder rec = {0};
+    rt_sub *s = rt_sub_open("admin.orders", &rec_cb, &rec);
+    assert_non_null(s);
+    publish(b, "admin.orders", 4); /* queued, and also in the replay */
+    assert_int_equal(rt_sub_replay(s, b, true, 1, epoch), 0);
+    publish(b, "admin.orders", 5); /* queued after the replay */
+    assert_int_equal(rec.n, 0);    /* nothing flows before attach */
+    rt_sub_attach(s);
+    publish(b, "admin.orders", 6); /* live */
+
+    assert_int_equal(rec.n, 6);
+    assert_int_equal(rec.kind[0], RT_FRAME_WELCOME);
+    assert_non_null(strstr(rec.text[0], "\"resumed\":true"));
+    for (int i = 1; i < 6; i++) {
+        assert_int_equal(rec.kind[i], RT_FRAME_EVENT);
+        assert_int_equal(rec.seq[i], (uint64_t)i + 1);
+    }
+    assert_int_equal(rt_hub_count(), 1);
+    rt_sub_close(s);
+    assert_int_equal(rt_hub_count(), 0);
+    rt_bus_free(b);
+}
+
+static void resume_from_gone_position_says_so(void **state)
+{
+    (void)state;
+    rt_bus *b = rt_bus_inproc_new(100, 3600000);
+    publish(b, "user.9", 1);
+    recorder rec = {0};
+    rt_sub *s = rt_sub_open("user.9", &rec_cb, &rec);
+    assert_int_equal(rt_sub_replay(s, b, true, 7, "ffffffffffffffff"), 0);
+    rt_sub_attach(s);
+    publish(b, "user.9", 2);
+    assert_int_equal(rec.n, 3);
+    assert_int_equal(rec.kind[0], RT_FRAME_WELCOME);
+    assert_non_null(strstr(rec.text[0], "\"resumed\":false"));
+    assert_int_equal(rec.kind[1], RT_FRAME_GONE);
+    assert_non_null(strstr(rec.text[1], "\"type\":\"history_gone\""));
+    assert_int_equal(rec.seq[1], 1);
+    assert_int_equal(rec.kind[2], RT_FRAME_EVENT);
+    assert_int_equal(rec.seq[2], 2);
+    rt_sub_close(s);
+    rt_bus_free(b);
+}
+
+static void slow_consumer_is_cut_once(void **state)
+{
+    (void)state;
+    rt_bus *b = rt_bus_inproc_new(100, 3600000);
+    recorder rec = {.busy_after = 2};
+    rt_sub *s = rt_sub_open("admin.orders", &rec_cb, &rec);
+    assert_int_equal(rt_sub_replay(s, b, false, 0, NULL), 0);
+    rt_sub_attach(s);
+    for (int i = 0; i < 5; i++)
+        publish(b, "admin.orders", i);
+    assert_int_equal(rec.n, 2); /* welcome + one event */
+    assert_int_equal(rec.slow_calls, 1);
+    rt_sub_close(s);
+    rt_bus_free(b);
+}
+
+/* ---- limits ---- */
+
+static void connection_limits_and_token_bucket(void **state)
+{
+    (void)state;
+    assert_int_equal(rt_limits_acquire(1, "10.0.0.1", 2, 3), 0);
+    assert_int_equal(rt_limits_acquire(1, "10.0.0.1", 2, 3), 0);
+    assert_int_equal(rt_limits_acquire(1, "10.0.0.1", 2, 3), SM_ERATELIMIT); /* user */
+    assert_int_equal(rt_limits_acquire(2, "10.0.0.1", 2, 3), 0);
+    assert_int_equal(rt_limits_acquire(3, "10.0.0.1", 2, 3), SM_ERATELIMIT); /* ip */
+    assert_int_equal(rt_limits_acquire(3, "10.0.0.2", 2, 3), 0);
+    rt_limits_release(1, "10.0.0.1");
+    assert_int_equal(rt_limits_acquire(1, "10.0.0.1", 2, 3), 0);
+    rt_limits_release(1, "10.0.0.1");
+    rt_limits_release(1, "10.0.0.1");
+    rt_limits_release(2, "10.0.0.1");
+    rt_limits_release(3, "10.0.0.2");
+
+    rt_bucket bk;
+    uint64_t t = 1000000000ull;
+    rt_bucket_init(&bk, 3, t);
+    assert_true(rt_bucket_take(&bk, t));
+    assert_true(rt_bucket_take(&bk, t));
+    assert_true(rt_bucket_take(&bk, t));
+    assert_false(rt_bucket_take(&bk, t));
+    assert_true(rt_bucket_take(&bk, t + 400000000ull)); /* 1.2 tokens refilled */
+    assert_false(rt_bucket_take(&bk, t + 400000000ull));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(channel_rules_deny_by_default),
+        cmocka_unit_test(publish_numbers_events_and_refuses_bad_input),
+        cmocka_unit_test(history_gone_when_evicted_wrong_epoch_or_ahead),
+        cmocka_unit_test(history_expires_by_age),
+        cmocka_unit_test(resume_has_no_gap_and_no_duplicate),
+        cmocka_unit_test(resume_from_gone_position_says_so),
+        cmocka_unit_test(slow_consumer_is_cut_once),
+        cmocka_unit_test(connection_limits_and_token_bucket),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
