@@ -1,0 +1,95 @@
+// recommend.test.js — /api/products/{id}/similar/, /also-bought/ and
+// /api/recommendations/ against a real build (`smartmarket build_ml_indexes`):
+// co-purchase neighbours, exclusion of bought and inactive products, cold
+// start, limit validation, and the per-customer cache dropped on a new order.
+import assert from 'node:assert/strict';
+import { describe, before, after } from 'node:test';
+import { test, startServer, assertError, assertValidation } from './lib/harness.js';
+
+describe('recommendations', () => {
+  let srv;
+  let alice;
+  let bob;
+  const p = {};
+  const order = (user, ids) => srv.post('/api/orders/', { items: ids.map((id) => ({ product_id: id, quantity: 1 })) }, { token: user.token });
+  const ids = (r) => r.json.items.map((x) => x.id);
+
+  before(async () => {
+    srv = await startServer();
+    alice = await srv.createUser({ name: 'Alice' });
+    bob = await srv.createUser({ name: 'Bob' });
+    for (const name of ['Phone', 'Case', 'Charger', 'Kettle', 'Mug', 'Lonely', 'Gone']) {
+      p[name] = (await srv.createProduct({ name, price_cents: 1000, stock: 1000 })).id;
+    }
+    // Phone+Case three times, Phone+Charger once, Kettle+Mug twice, Case+Gone once.
+    for (let i = 0; i < 3; i += 1) assert.equal((await order(bob, [p.Phone, p.Case])).status, 201);
+    assert.equal((await order(bob, [p.Phone, p.Charger])).status, 201);
+    for (let i = 0; i < 2; i += 1) assert.equal((await order(bob, [p.Kettle, p.Mug])).status, 201);
+    assert.equal((await order(bob, [p.Case, p.Gone])).status, 201);
+    assert.equal((await order(alice, [p.Phone])).status, 201);
+    const b = await srv.command(['build_ml_indexes']);
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    const d = await srv.del(`/api/products/${p.Gone}/`, { token: srv.adminToken });
+    assert.equal(d.status, 204, d.text);
+    await new Promise((r) => { setTimeout(r, 1200); }); // the serving reload check interval
+  });
+  after(async () => { await srv?.stop(); });
+
+  test('also-bought: co-purchase neighbours, best first, catalogue rendering', async () => {
+    const r = await srv.get(`/api/products/${p.Phone}/also-bought/`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(ids(r), [p.Case, p.Charger]);
+    assert.equal(r.json.items[0].name, 'Case');
+    assert.ok('price_cents' in r.json.items[0] && 'stock' in r.json.items[0]);
+    assert.deepEqual(r.json.sources, ['copurchase']);
+    assert.equal(typeof r.json.model_version, 'string');
+  });
+
+  test('inactive products are never recommended', async () => {
+    const r = await srv.get(`/api/products/${p.Case}/also-bought/`);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(!ids(r).includes(p.Gone));
+  });
+
+  test('similar: product without co-purchases falls back to popular', async () => {
+    const r = await srv.get(`/api/products/${p.Lonely}/similar/?limit=2`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.items.length, 2);
+    assert.ok(!ids(r).includes(p.Lonely));
+    assert.ok(r.json.sources.includes('popular'));
+  });
+
+  test('unknown or inactive product is 404; bad limit is 400', async () => {
+    assertError(await srv.get('/api/products/999999/similar/'), 404, 'not_found');
+    assertError(await srv.get(`/api/products/${p.Gone}/also-bought/`), 404, 'not_found');
+    assertValidation(await srv.get(`/api/products/${p.Phone}/similar/?limit=51`), ['limit']);
+    assertValidation(await srv.get('/api/recommendations/?limit=0'), ['limit']);
+  });
+
+  test('anonymous and new customers get the popular list', async () => {
+    const anon = await srv.get('/api/recommendations/?limit=3');
+    assert.equal(anon.status, 200, anon.text);
+    assert.deepEqual(anon.json.sources, ['popular']);
+    assert.equal(ids(anon)[0], p.Phone);
+    const carol = await srv.createUser({ name: 'Carol' });
+    const r = await srv.get('/api/recommendations/?limit=3', { token: carol.token });
+    assert.deepEqual(ids(r), ids(anon));
+  });
+
+  test('a customer gets co-purchases of their history, minus what they bought; ordering drops the cache', async () => {
+    const first = await srv.get('/api/recommendations/?limit=5', { token: alice.token });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers.get('x-cache'), 'miss');
+    assert.equal(ids(first)[0], p.Case);
+    assert.ok(!ids(first).includes(p.Phone));
+    const again = await srv.get('/api/recommendations/?limit=5', { token: alice.token });
+    assert.equal(again.headers.get('x-cache'), 'hit');
+    assert.deepEqual(again.json, first.json);
+
+    assert.equal((await order(alice, [p.Kettle])).status, 201);
+    const after = await srv.get('/api/recommendations/?limit=5', { token: alice.token });
+    assert.equal(after.headers.get('x-cache'), 'miss');
+    assert.ok(!ids(after).includes(p.Kettle));
+    assert.ok(ids(after).includes(p.Mug), JSON.stringify(ids(after)));
+  });
+});
