@@ -23,7 +23,7 @@ MIGR     := $(sort $(wildcard src/db/migrations/*.sql))
 UNIT_SRC := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all help clean test unit e2e asan format format-check tidy bench deps
+.PHONY: FORCE all help clean test unit e2e asan format format-check tidy bench deps
 all: $(BUILD)/smartmarket
 
 help:
@@ -42,8 +42,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-# Migrations are SQL files embedded into the binary as C arrays.
-$(BUILD)/gen/migrations_data.c: $(MIGR) scripts/embed-migrations.sh
+# Migrations are SQL files embedded into the binary as C arrays. The list
+# file changes whenever a migration is added or removed, so a new file
+# regenerates the table even when its mtime is older than the last build.
+$(BUILD)/gen/migrations.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MIGR)' | cmp -s - $@ || echo '$(MIGR)' > $@
+
+$(BUILD)/gen/migrations_data.c: $(MIGR) $(BUILD)/gen/migrations.list scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-migrations.sh $(MIGR) > $@
 

@@ -6,6 +6,7 @@
 #include "api/api.h"
 
 #include "api/routes.h"
+#include "api/test_api.h"
 
 static void handle_root(http_request *req, http_response *res, void *ctx)
 {
@@ -21,9 +22,11 @@ int api_routes_register(http_router *r, sm_error *err)
         const char *name;
         int (*add)(http_router *r);
     } modules[] = {
-        {"auth", api_auth_routes},     {"catalog", api_catalog_routes},
-        {"orders", api_orders_routes}, {"health", api_health_routes},
-        {"docs", api_docs_routes},
+        {"auth", api_auth_routes},         {"catalog", api_catalog_routes},
+        {"orders", api_orders_routes},     {"health", api_health_routes},
+        {"docs", api_docs_routes},         {"test", api_test_routes},
+        {"realtime", api_realtime_routes}, {"jobs", api_jobs_routes},
+        {"search", api_search_routes},     {"recommend", api_recommend_routes},
     };
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         int rc = modules[i].add(r);

@@ -222,6 +222,31 @@ static json_t *build_schemas(void)
     set(s, "ProductCreate", product_fields("name,price_cents"));
     set(s, "ProductPatch", product_fields(NULL));
     set(s, "ProductList", page_of("Product"));
+    set(s, "SearchHit",
+        t_object("id,name,highlight,brand,price_cents,currency,stock,in_stock,category,score", "id",
+                 t_int(), "name", t_str(), "highlight",
+                 t_desc(t_str(), "the name, HTML-escaped, matched words in <em>"), "brand", t_str(),
+                 "price_cents", t_int(), "currency", t_str(), "stock", t_int(), "in_stock",
+                 t_bool(), "category", t_type("object", NULL), "score", t_type("number", NULL),
+                 NULL));
+    set(s, "SearchResult",
+        t_object("items,page,page_size,total,pages,facets,suggestions,engine", "items",
+                 t_array(t_schema("SearchHit")), "page", t_int(), "page_size", t_int(), "total",
+                 t_int(), "pages", t_int(), "facets",
+                 t_desc(t_type("object", NULL),
+                        "category [{id,name,count}], brand [{name,count}], price "
+                        "[{min,max,count}] over the filtered result; {} from the SQL fallback"),
+                 "suggestions",
+                 t_desc(t_array(t_str()), "closest vocabulary words when nothing matched"),
+                 "engine", t_desc(t_enum("index,sql"), "sql: cold start, no index built yet"),
+                 NULL));
+    set(s, "RecommendationList",
+        t_object("items,sources,model_version", "items", t_array(t_schema("Product")), "sources",
+                 t_desc(t_array(t_enum("copurchase,content,als,popular,category")),
+                        "models that contributed"),
+                 "model_version",
+                 t_desc(t_nullable(t_str()), "artefact version; null before the first build"),
+                 NULL));
     set(s, "OrderItem",
         t_object("product_id,name,unit_price_cents,quantity,line_total_cents", "product_id",
                  t_int(), "name", t_str(), "unit_price_cents", t_int(), "quantity", t_int(),
@@ -242,6 +267,35 @@ static json_t *build_schemas(void)
                       "minItems", 1, "maxItems", 100),
             NULL));
     set(s, "OrderStatusChange", t_object("status", "status", t_schema("OrderStatus"), NULL));
+    set(s, "Job",
+        t_object("id,queue,task,state,attempt,max_attempts", "id", t_int(), "queue", t_str(),
+                 "task", t_str(), "state",
+                 t_enum("scheduled,available,running,succeeded,retryable,discarded,cancelled"),
+                 "priority", t_int(), "attempt", t_int(), "max_attempts", t_int(), "run_at",
+                 t_time(), "inserted_at", t_time(), "attempted_at", t_nullable(t_time()),
+                 "finished_at", t_nullable(t_time()), "unique_key", t_nullable(t_str()),
+                 "correlation_id", t_nullable(t_str()), "last_error", t_nullable(t_str()), "worker",
+                 t_nullable(t_str()), "args", t_type("object", NULL), "errors",
+                 t_array(t_object("attempt,at,error", "attempt", t_int(), "at", t_int(), "error",
+                                  t_str(), NULL)),
+                 NULL));
+    set(s, "JobPage",
+        t_object("items,page,page_size,has_more", "items", t_array(t_schema("Job")), "page",
+                 t_int(), "page_size", t_int(), "has_more", t_bool(), NULL));
+    set(s, "JobCreate", t_object("task", "task", t_str(), "args", t_type("object", NULL), NULL));
+    set(s, "JobQueues",
+        t_object("queues", "queues",
+                 t_array(t_object("queue", "queue", t_str(), "available", t_int(), "scheduled",
+                                  t_int(), "running", t_int(), "retryable", t_int(), "discarded",
+                                  t_int(), "succeeded_last_hour", t_int(), NULL)),
+                 NULL));
+    set(s, "JobPurge", t_object("queue,deleted", "queue", t_str(), "deleted", t_int(), NULL));
+    set(s, "Workers",
+        t_object("workers", "workers",
+                 t_array(t_object("id,alive", "id", t_str(), "host", t_str(), "pid", t_int(),
+                                  "queues", t_str(), "alive", t_bool(), "last_seen", t_time(),
+                                  "running", t_array(t_type("object", NULL)), NULL)),
+                 NULL));
     json_t *check = t_object("status", "status", t_enum("ok,fail"), "latency_ms", t_int(), "error",
                              t_str(), NULL);
     set(s, "HealthCheck", check);
@@ -276,6 +330,9 @@ static json_t *build_parameters(void)
     set(p, "page",
         param("page", "query", t_bounded(t_int(), "minimum", 1, NULL, 0),
               "page number, from 1 (default 1)"));
+    set(p, "limit",
+        param("limit", "query", t_bounded(t_int(), "minimum", 1, "maximum", 50),
+              "number of products (default 10)"));
     set(p, "page_size",
         param("page_size", "query", t_bounded(t_int(), "minimum", 1, "maximum", 100),
               "items per page (default 20)"));
@@ -296,10 +353,22 @@ static json_t *build_parameters(void)
     set(p, "sort",
         param("sort", "query", t_enum("price,-price,name,-name,created,-created"),
               "order (default -created; id breaks ties)"));
+    set(p, "search_q",
+        param("q", "query", t_str(), "search words (≤ 512 bytes); typos tolerated from 5 letters"));
+    set(p, "search_sort",
+        param("sort", "query", t_enum("relevance,price,-price,newest"),
+              "order (default relevance; newest when q is empty)"));
+    set(p, "search_mode",
+        param("mode", "query", t_enum("hybrid,bm25"), "ranking (default hybrid)"));
     set(p, "active",
         param("active", "query", t_enum("all,true"),
               "staff/admin: `all` includes inactive products"));
     set(p, "role", param("role", "query", t_enum("admin,staff,customer"), "filter by role"));
+    set(p, "job_state",
+        param("state", "query", t_str(),
+              "job state, comma list, or active/pending/failed (jobs API)"));
+    set(p, "job_queue", param("queue", "query", t_str(), "queue name (jobs API)"));
+    set(p, "queue_name", param("queue", "path", t_str(), "queue name"));
     set(p, "user_id",
         param("user_id", "query", t_bounded(t_int(), "minimum", 1, NULL, 0),
               "staff/admin: orders of this user"));
@@ -375,6 +444,19 @@ static const struct route_doc {
      WHO_STAFF, "id", "ProductPatch", 200, "Product", "400,401,403,404,413,415"},
     {"delete", "/api/products/{id}/", "catalogue", "Deactivate a product (never deleted)",
      WHO_STAFF, "id", NULL, 204, NULL, "401,403,404"},
+    {"get", "/api/search/", "search",
+     "Product search: BM25 and LSI vectors fused, typos, facets, highlights", WHO_PUBLIC,
+     "search_q,category,min_price,max_price,in_stock,search_sort,page,page_size,search_mode", NULL,
+     200, "SearchResult", "400"},
+    {"get", "/api/products/{id}/similar/", "recommendations",
+     "Similar products: co-purchase and content blended, category/popular fallback", WHO_PUBLIC,
+     "id,limit", NULL, 200, "RecommendationList", "400,404"},
+    {"get", "/api/products/{id}/also-bought/", "recommendations",
+     "Products bought together with this one (co-purchase)", WHO_PUBLIC, "id,limit", NULL, 200,
+     "RecommendationList", "400,404"},
+    {"get", "/api/recommendations/", "recommendations",
+     "For the logged-in customer (history); popular for anonymous or new callers", WHO_PUBLIC,
+     "limit", NULL, 200, "RecommendationList", "400"},
     {"post", "/api/orders/", "orders", "Place an order (one transaction, stock decremented)",
      WHO_AUTH, NULL, "OrderCreate", 201, "Order", "400,401,403,409,413,415"},
     {"get", "/api/orders/", "orders", "Own orders (customers) or all orders (staff/admin)",
@@ -384,12 +466,57 @@ static const struct route_doc {
     {"post", "/api/orders/{id}/status/", "orders",
      "Change an order's status (owner: cancel a pending order only)", WHO_AUTH, "id",
      "OrderStatusChange", 200, "Order", "400,401,403,404,409,413,415"},
+    {"get", "/api/admin/jobs/queues/", "jobs", "Per-queue counts and last-hour throughput",
+     WHO_STAFF, NULL, NULL, 200, "JobQueues", "401,403"},
+    {"delete", "/api/admin/jobs/queues/{queue}/", "jobs",
+     "Purge a queue's waiting jobs (available, scheduled, retryable)", WHO_ADMIN, "queue_name",
+     NULL, 200, "JobPurge", "401,403,404"},
+    {"get", "/api/admin/jobs/", "jobs", "Jobs, newest first", WHO_STAFF,
+     "job_state,job_queue,page,page_size", NULL, 200, "JobPage", "400,401,403"},
+    {"post", "/api/admin/jobs/", "jobs", "Enqueue a registered task", WHO_ADMIN, NULL, "JobCreate",
+     201, "Job", "400,401,403,413,415"},
+    {"get", "/api/admin/jobs/{id}/", "jobs", "A job with its arguments and error history",
+     WHO_STAFF, "id", NULL, 200, "Job", "401,403,404"},
+    {"post", "/api/admin/jobs/{id}/retry/", "jobs",
+     "Run a discarded, cancelled, retryable or scheduled job again now", WHO_ADMIN, "id", NULL, 200,
+     "Job", "401,403,404,409"},
+    {"post", "/api/admin/jobs/{id}/cancel/", "jobs", "Cancel an unfinished job", WHO_ADMIN, "id",
+     NULL, 200, "Job", "401,403,404,409"},
+    {"get", "/api/admin/workers/", "jobs", "Workers by heartbeat, with what they run", WHO_STAFF,
+     NULL, NULL, 200, "Workers", "401,403"},
     {"get", "/health/live/", "health", "Liveness: touches nothing", WHO_PUBLIC, NULL, NULL, 200,
      "HealthLive", ""},
     {"get", "/health/ready/", "health", "Readiness: database and migrations", WHO_PUBLIC, NULL,
      NULL, 200, "HealthReady", "503"},
     {"get", "/health/detailed/", "health", "Version, uptime, checks and counts", WHO_ADMIN, NULL,
      NULL, 200, "HealthDetailed", "401,403"},
+    {"get", "/ws/admin/orders/", "realtime",
+     "admin.orders channel: WebSocket (upgrade; docs/REALTIME.md)", WHO_STAFF, NULL, NULL, 101,
+     NULL, "400,401,403,429"},
+    {"get", "/ws/admin/notifications/", "realtime",
+     "admin.notifications channel: WebSocket (upgrade; docs/REALTIME.md)", WHO_ADMIN, NULL, NULL,
+     101, NULL, "400,401,403,429"},
+    {"get", "/ws/user/{id}/notifications/", "realtime",
+     "user.<id> channel (that user or an admin): WebSocket (upgrade; docs/REALTIME.md)", WHO_AUTH,
+     "id", NULL, 101, NULL, "400,401,403,404,429"},
+    {"get", "/sse/admin/orders/", "realtime",
+     "admin.orders channel: Server-Sent Events stream, Last-Event-ID resume", WHO_STAFF, NULL, NULL,
+     200, "", "400,401,403,429"},
+    {"get", "/sse/admin/notifications/", "realtime",
+     "admin.notifications channel: Server-Sent Events stream, Last-Event-ID resume", WHO_ADMIN,
+     NULL, NULL, 200, "", "400,401,403,429"},
+    {"get", "/sse/user/{id}/notifications/", "realtime",
+     "user.<id> channel (that user or an admin): Server-Sent Events stream, Last-Event-ID resume",
+     WHO_AUTH, "id", NULL, 200, "", "400,401,403,404,429"},
+    {"get", "/poll/admin/orders/", "realtime",
+     "admin.orders channel: Long-poll: missed events, or waits up to 25 s", WHO_STAFF, NULL, NULL,
+     200, "", "400,401,403,429"},
+    {"get", "/poll/admin/notifications/", "realtime",
+     "admin.notifications channel: Long-poll: missed events, or waits up to 25 s", WHO_ADMIN, NULL,
+     NULL, 200, "", "400,401,403,429"},
+    {"get", "/poll/user/{id}/notifications/", "realtime",
+     "user.<id> channel (that user or an admin): Long-poll: missed events, or waits up to 25 s",
+     WHO_AUTH, "id", NULL, 200, "", "400,401,403,404,429"},
     {"get", "/api/openapi.json", "docs", "This document", WHO_PUBLIC, NULL, NULL, 200, "", ""},
     {"get", "/api/docs/", "docs", "A readable page rendering this document", WHO_PUBLIC, NULL, NULL,
      200, "html", ""},
@@ -469,6 +596,14 @@ json_t *openapi_build(void)
         "catalogue", "description", "Categories and products", "name", "orders", "description",
         "Orders and their status machine", "name", "health", "description",
         "Liveness and readiness", "name", "docs", "description", "This documentation"));
+    if (doc)
+        json_array_append_new(json_object_get(doc, "tags"),
+                              chk(json_pack("{ss ss}", "name", "recommendations", "description",
+                                            "Similar products, bought together, for you")));
+    if (doc)
+        json_array_append_new(json_object_get(doc, "tags"),
+                              chk(json_pack("{ss ss}", "name", "jobs", "description",
+                                            "Background job queues and workers (admin)")));
     json_t *paths = chk(json_object());
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         json_t *item = json_object_get(paths, routes[i].path);

@@ -13,6 +13,7 @@
 
 #include "api/api_util.h"
 #include "api/routes.h"
+#include "core/events.h"
 #include "shop/orders.h"
 
 /* Parses the {id} path parameter: 1–18 digits, > 0. */
@@ -24,6 +25,21 @@ static bool path_id(http_request *req, int64_t *out)
         return false;
     *out = strtoll(s, NULL, 10);
     return *out > 0;
+}
+
+/* Tells the realtime channels about a committed order change (the shop
+ * call has returned, so the transaction is durable): "admin.orders" and the
+ * owner's "user.<id>". `owner` 0: read it from the order's user_id. */
+static void publish_order(const char *type, json_t *order, int64_t owner)
+{
+    char channel[40];
+    if (owner <= 0)
+        owner = (int64_t)json_integer_value(json_object_get(order, "user_id"));
+    events_publish("admin.orders", type, order);
+    if (owner > 0) {
+        snprintf(channel, sizeof channel, "user.%lld", (long long)owner);
+        events_publish(channel, type, order);
+    }
 }
 
 static void reply_not_found(http_response *res)
@@ -110,6 +126,8 @@ static void orders_create(http_request *req, http_response *res, const api_princ
     } else if (rc) {
         api_error_from_code(res, rc, &err);
     } else {
+        publish_order("order.created", out, who->user_id);
+        recommend_api_invalidate_user(who->user_id); /* their recommendations change */
         http_response_json(res, 201, out);
     }
 done:
@@ -206,8 +224,10 @@ static void orders_set_status(http_request *req, http_response *res, const api_p
         http_response_error(res, 409, "invalid_transition", NULL, "%s", err.message);
     else if (rc)
         api_error_from_code(res, rc, &err);
-    else
+    else {
+        publish_order("order.status_changed", out, 0);
         http_response_json(res, 200, out);
+    }
 done:
     json_decref(body);
 }

@@ -23,6 +23,11 @@ int cmd_createsuperuser(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_build_ml_indexes(int argc, char **argv);
+int cmd_ml(int argc, char **argv); /* ml.c: ml evaluate */
+int cmd_beat(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
 
 /* The command table, terminated by {0}. */
 extern const cmd_entry cmd_table[];
@@ -79,6 +84,21 @@ void cmd_serve_help_options(void);
  * builds the router and serves until SIGTERM/SIGINT. cmd_setup() first.
  * Returns an exit status. */
 int cmd_serve_start(const char *cmd, const cmd_serve_options *o);
+
+/* ---- beat and run share the scheduler's set-up (beat.c) ---- */
+
+struct beat;
+struct beat_schedule;
+
+/* Sets the zone (BEAT_TIMEZONE), registers the tasks and reads the schedule
+ * (BEAT_SCHEDULE or the built-in one) into *s, checking every task exists.
+ * cmd_setup() first. Prints the reason naming the variable and returns
+ * CMD_FAIL on failure. */
+int cmd_beat_schedule(const char *cmd, struct beat_schedule *s);
+
+/* cmd_beat_schedule, then a beat with BEAT_LEASE_SECONDS and its own
+ * connection, not started: *out is the caller's (beat_stop, beat_free). */
+int cmd_beat_new(const char *cmd, struct beat **out);
 
 /* ---- seed (seed.c) ---- */
 

@@ -18,6 +18,8 @@
 #include "core/log.h"
 #include "db/migrations.h"
 #include "http/http.h"
+#include "jobs/worker.h"
+#include "realtime/realtime.h"
 
 void cmd_serve_help_options(void)
 {
@@ -117,6 +119,9 @@ int cmd_serve_start(const char *cmd, const cmd_serve_options *o)
     int rc = check_migrations(cmd);
     if (rc != CMD_OK)
         return rc;
+    /* Jobs enqueued by requests (orders) name registered tasks. */
+    if (worker_register_tasks() < 0)
+        return cmd_fail(cmd, "cannot register the job tasks");
 
     http_router *router = http_router_new();
     if (!router)
@@ -136,8 +141,15 @@ int cmd_serve_start(const char *cmd, const cmd_serve_options *o)
     so.on_ready = on_ready;
     so.on_ready_ctx = NULL;
 
+    /* Realtime: the event bus and the events sink (docs/REALTIME.md). */
+    if (realtime_start(&err) < 0) {
+        http_router_free(router);
+        return cmd_fail(cmd, "cannot start the event bus: %s", err.message);
+    }
+
     rc = http_server_run(&so, router, &err);
     http_router_free(router);
+    realtime_stop();
     if (rc < 0)
         return cmd_fail(cmd, "cannot serve on %s:%d: %s", so.host, so.port, err.message);
     log_info("stopped");

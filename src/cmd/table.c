@@ -22,6 +22,12 @@ const cmd_entry cmd_table[] = {
     {"seed", "fill the database with realistic demo data", cmd_seed},
     {"healthcheck", "exit 0 when the running server is ready (container HEALTHCHECK)",
      cmd_healthcheck},
+    {"beat", "run the scheduler: enqueue each scheduled task once per slot (one leads)", cmd_beat},
+    {"worker", "run background jobs (--queues LIST, --concurrency N; SIGTERM drains)", cmd_worker},
+    {"tasks", "inspect and manage jobs: inspect, retry, cancel, purge, enqueue", cmd_tasks},
+    {"build_ml_indexes", "build the search indexes and ML models, then switch atomically",
+     cmd_build_ml_indexes},
+    {"ml", "offline evaluation of recommendations and search (ml evaluate)", cmd_ml},
     {"version", "print the version and the linked library versions", cmd_version},
     {0, 0, 0},
 };

@@ -226,12 +226,54 @@ int config_load(sm_config *cfg, sm_error *err)
     INT("LOGIN_MAX_PER_IP", 30, 1, 100000, login_max_per_ip);
     INT("LOGIN_WINDOW_SECONDS", 900, 1, 86400, login_window_s);
 
+    INT("REALTIME_HISTORY_SIZE", 1000, 1, 1000000, realtime_history_size);
+    INT("REALTIME_HISTORY_SECONDS", 3600, 1, 2592000, realtime_history_s);
+    INT("WS_MAX_CONNECTIONS_PER_USER", 20, 1, 1000000, ws_max_per_user);
+    INT("WS_MAX_CONNECTIONS_PER_IP", 1000, 1, 1000000, ws_max_per_ip);
+    INT("WS_MAX_INBOUND_PER_SECOND", 20, 1, 100000, ws_max_inbound_per_second);
+    INT("JOBS_LEASE_MS", 30000, 300, 3600000, jobs_lease_ms);
+    INT("JOBS_TIME_LIMIT_MS", 300000, 10, 86400000, jobs_time_limit_ms);
+    INT("JOBS_POLL_MS", 1000, 10, 60000, jobs_poll_ms);
+    INT("JOBS_BACKOFF_BASE_MS", 1000, 1, 3600000, jobs_backoff_base_ms);
+    INT("WS_AUTH_RECHECK_SECONDS", 30, 1, 3600, ws_auth_recheck_s);
+
     STR("SHOP_CURRENCY", "EUR", currency);
     if (strlen(cfg->currency) != 3 || cfg->currency[0] < 'A' || cfg->currency[0] > 'Z' ||
         cfg->currency[1] < 'A' || cfg->currency[1] > 'Z' || cfg->currency[2] < 'A' ||
         cfg->currency[2] > 'Z')
         return sm_error_set(err, SM_ECONFIG, "SHOP_CURRENCY: '%s' is not an ISO 4217 code",
                             cfg->currency);
+
+    /* tasks (docs/TASKS.md) */
+    STR("SMTP_URL", "", smtp_url);
+    if (cfg->smtp_url[0] && strncmp(cfg->smtp_url, "smtp://", 7) != 0 &&
+        strncmp(cfg->smtp_url, "smtps://", 8) != 0)
+        return sm_error_set(err, SM_ECONFIG,
+                            "SMTP_URL: '%s' is not smtp://HOST:PORT or smtps://...", cfg->smtp_url);
+    STR("SMTP_USER", "", smtp_user);
+    STR("SMTP_PASSWORD", "", smtp_password);
+    if ((rc = env_bool("SMTP_REQUIRE_TLS", 0, &cfg->smtp_require_tls, err)) < 0)
+        return rc;
+    INT("SMTP_TIMEOUT_MS", 30000, 1000, 600000, smtp_timeout_ms);
+    STR("SMTP_FROM", "SmartMarket <no-reply@localhost>", smtp_from);
+    if (strpbrk(cfg->smtp_from, "\r\n") || !strchr(cfg->smtp_from, '@'))
+        return sm_error_set(err, SM_ECONFIG, "SMTP_FROM: '%s' is not an address (Name <a@b>)",
+                            cfg->smtp_from);
+    char def_dir[CONFIG_STR_MAX + 16];
+    snprintf(def_dir, sizeof def_dir, "%s/outbox", cfg->data_dir);
+    STR("MAIL_OUTBOX_DIR", def_dir, mail_outbox_dir);
+    snprintf(def_dir, sizeof def_dir, "%s/reports", cfg->data_dir);
+    STR("REPORTS_DIR", def_dir, reports_dir);
+    INT("EMAIL_RATE_LIMIT", 50, 0, 100000, email_rate_limit);
+    INT("JOBS_RETENTION_DAYS", 7, 1, 3650, jobs_retention_days);
+    INT("LOGIN_ATTEMPTS_RETENTION_DAYS", 30, 1, 3650, login_attempts_retention_days);
+    INT("NOTIFICATIONS_HISTORY", 1000, 1, 1000000, notifications_history);
+
+    /* beat (docs/BEAT.md): the zone and the schedule are checked where they
+     * are parsed (jobs/cron.c, jobs/beat.c), with messages naming them. */
+    STR("BEAT_TIMEZONE", "UTC", beat_timezone);
+    STR("BEAT_SCHEDULE", "", beat_schedule);
+    INT("BEAT_LEASE_SECONDS", 30, 3, 3600, beat_lease_s);
 
     const char *secret = getenv("SECRET_KEY");
     if (secret && *secret) {

@@ -57,6 +57,37 @@ typedef struct sm_config {
 
     /* shop */
     char currency[4]; /* SHOP_CURRENCY, ISO 4217, default EUR */
+
+    /* tasks: mail, reports, retention (src/jobs/tasks, docs/TASKS.md) */
+    char smtp_url[CONFIG_STR_MAX]; /* SMTP_URL: smtp://host:port or smtps://, "" = outbox */
+    char smtp_user[256];           /* SMTP_USER (or user:pass in the URL) */
+    char smtp_password[256];       /* SMTP_PASSWORD */
+    int smtp_require_tls;          /* SMTP_REQUIRE_TLS: STARTTLS mandatory, not opportunistic */
+    int smtp_timeout_ms;           /* SMTP_TIMEOUT_MS: connect + whole transfer */
+    char smtp_from[512];           /* SMTP_FROM: the From header */
+    char mail_outbox_dir[CONFIG_STR_MAX]; /* MAIL_OUTBOX_DIR, default DATA_DIR/outbox */
+    char reports_dir[CONFIG_STR_MAX];     /* REPORTS_DIR, default DATA_DIR/reports */
+    int email_rate_limit;                 /* EMAIL_RATE_LIMIT: send_order_email starts/s, global */
+    int jobs_retention_days;              /* JOBS_RETENTION_DAYS: finished jobs kept */
+    int login_attempts_retention_days;    /* LOGIN_ATTEMPTS_RETENTION_DAYS (≥ 1 day > window) */
+    int notifications_history;            /* NOTIFICATIONS_HISTORY: kept per channel */
+
+    /* realtime (channels, WebSocket/SSE/long-poll limits) */
+    int realtime_history_size;     /* REALTIME_HISTORY_SIZE: events kept per channel */
+    int realtime_history_s;        /* REALTIME_HISTORY_SECONDS: oldest event kept */
+    int ws_max_per_user;           /* WS_MAX_CONNECTIONS_PER_USER: per process */
+    int ws_max_per_ip;             /* WS_MAX_CONNECTIONS_PER_IP: per process */
+    int ws_max_inbound_per_second; /* WS_MAX_INBOUND_PER_SECOND: client messages */
+    int jobs_lease_ms;        /* JOBS_LEASE_MS: a running job's lease (heartbeat every third) */
+    int jobs_time_limit_ms;   /* JOBS_TIME_LIMIT_MS: default per-attempt limit */
+    int jobs_poll_ms;         /* JOBS_POLL_MS: polling safety net */
+    int jobs_backoff_base_ms; /* JOBS_BACKOFF_BASE_MS: retry backoff unit */
+    int ws_auth_recheck_s;    /* WS_AUTH_RECHECK_SECONDS: token re-validation period */
+
+    /* beat: the scheduler (src/jobs/beat.c, docs/BEAT.md) */
+    char beat_timezone[64];   /* BEAT_TIMEZONE: IANA zone of the schedule, default UTC */
+    char beat_schedule[4096]; /* BEAT_SCHEDULE: "task=cron;…", "" = the built-in schedule */
+    int beat_lease_s;         /* BEAT_LEASE_SECONDS: leader lease, renewed every third */
 } sm_config;
 
 /* Loads the configuration from the environment into `cfg` and makes it the

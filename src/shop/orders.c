@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "jobs/jobs.h"
 #include "shop/catalog_json.h"
 
 static const char *const statuses[] = {"pending", "paid", "shipped", "delivered", "cancelled"};
@@ -210,7 +211,14 @@ static int place_unit(db *d, void *arg, sm_error *err)
         if (rc)
             return rc;
     }
-    return 0;
+    /* Outbox: the confirmation email job commits (or rolls back) with the
+     * order; the unique key makes a replayed unit enqueue it once. */
+    char args[48], key[64];
+    snprintf(args, sizeof args, "{\"order_id\":%lld}", (long long)c->id);
+    snprintf(key, sizeof key, "order:%lld:confirmation", (long long)c->id);
+    return jobs_enqueue(
+        d, &(jobs_new){.task = "send_order_email", .args_json = args, .unique_key = key}, NULL,
+        NULL, err);
 }
 
 int order_place(db *d, int64_t user_id, const order_line *items, int n, int64_t *order_id,

@@ -20,6 +20,7 @@
 
 #include "db/db.h"
 #include "db/migrations.h"
+#include "jobs/jobs.h"
 
 typedef struct shop_fixture {
     const char *engine; /* "sqlite" or "postgres" */
@@ -46,6 +47,8 @@ static int shop_setup(void **state)
         fprintf(stderr, "db_open %s: %s\n", f->url, err.message);
         return -1;
     }
+    if (jobs_register_builtin_tasks() != 0) /* orders enqueue send_order_email */
+        return -1;
     if (db_migrate(f->d, NULL, &err) != 0) {
         fprintf(stderr, "db_migrate: %s\n", err.message);
         return -1;
