@@ -12,17 +12,18 @@
  * users without reading anything back; on PostgreSQL the identity sequences
  * are then moved past them.
  *
- * Orders are not uniform noise. Bundles are concrete groups of
- * complementary products (this phone + this case + this charger), made from
- * the bundle templates of seed_catalog.c. Three orders in four with room
- * for two lines start from a bundle (bundles themselves follow a Zipf law),
- * the remaining lines come from a Zipf popularity over the whole catalogue.
- * Bundle pairs therefore co-occur far above chance while best-sellers stay
- * best-sellers, which is what item-to-item recommendations need to show
- * something meaningful. Dates spread over the last 365 days, weighted
- * towards recent ones; statuses follow the age of the order (recent orders
- * are pending or paid, old ones delivered or cancelled); totals are the sum
- * of their lines.
+ * Orders are not uniform noise; what they hold, who places them and when
+ * is seed_model.c's business. Bundles are concrete groups of complementary
+ * products (this phone + this case + this charger): three orders in four
+ * with room for two lines start from one, so bundle pairs co-occur far
+ * above chance, while best-sellers stay best-sellers. Customers have
+ * lasting tastes (1-3 bundle families, a favourite brand) that 70-85 % of
+ * their picks follow, order at heavy-tailed rates, and come back for the
+ * rest of a bundle they bought in part: a customer's past orders say what
+ * the next one holds. Orders are generated in date order (over the last
+ * 365 days, after each customer's sign-up), so ids grow with dates;
+ * statuses follow the age of the order (recent orders are pending or paid,
+ * old ones delivered or cancelled); totals are the sum of their lines.
  *
  * Customers share one password (SEED_DEMO_PASSWORD), hashed once: argon2id
  * is deliberately slow and 100,000 hashes would take hours. */
@@ -39,6 +40,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "shop/seed_catalog.h"
+#include "shop/seed_model.h"
 #include "shop/seed_random.h"
 
 #define DAY_MS 86400000LL
@@ -53,10 +55,7 @@
 #define CHUNK_ROWS_SQLITE 20
 #define SEED_SQLITE_CACHE_KIB 524288LL /* 512 MiB of page cache during the run */
 #define CHUNK_ROWS_POSTGRES 500
-#define LINES_MAX 24          /* lines in one order, whatever the average */
-#define BUNDLE_SHARE 0.75     /* share of multi-line orders that start from a bundle */
-#define PRODUCTS_PER_BUNDLE 4 /* one bundle for this many products */
-#define BUNDLES_MAX 500000
+#define LINES_MAX 24 /* lines in one order, whatever the average */
 
 /* ---- the run ---- */
 
@@ -65,6 +64,7 @@ typedef struct seed_product {
     int64_t price_cents;
     const char *name; /* in ctx->a */
     int32_t sub;      /* index in ctx->subs, -1 when unknown */
+    int32_t brand;    /* index in its category's brands, -1 when unknown */
 } seed_product;
 
 typedef struct seed_sub_ref {
@@ -86,6 +86,7 @@ typedef struct seed_ctx {
     seed_product *products;
     int64_t nproducts;
     int64_t *user_ids;
+    int64_t *user_created; /* sign-up time of each customer (ms) */
     int64_t nusers;
     int chunk;            /* rows per INSERT statement */
     int64_t sqlite_cache; /* PRAGMA cache_size before the run, 0 = untouched */
@@ -262,7 +263,8 @@ static int product_make(seed_ctx *c, seed_rng *r, int64_t i, seed_product *p, db
     const seed_subcategory *s = ref->sub;
     const char *noun = seed_rng_pick(r, s->nouns);
     const char *variant = s->variants ? seed_rng_pick(r, s->variants) : NULL;
-    const char *brand = seed_rng_pick(r, ref->cat->brands);
+    int32_t bi = (int32_t)seed_rng_below(r, seed_count_strings(ref->cat->brands));
+    const char *brand = ref->cat->brands[bi];
     const char *model = seed_rng_pick(r, seed_models);
     bool book = s->attr == SEED_ATTR_PAGES;
 
@@ -283,6 +285,7 @@ static int product_make(seed_ctx *c, seed_rng *r, int64_t i, seed_product *p, db
 
     p->price_cents = price_draw(r, s->median_cents);
     p->sub = si;
+    p->brand = bi;
     int64_t stock = seed_rng_unit(r) < 0.05 ? 0 : (int64_t)(1 + 40.0 * exp(seed_rng_normal(r)));
     if (stock > 5000)
         stock = 5000;
@@ -351,8 +354,9 @@ static int seed_users_all(seed_ctx *c)
     if (rc < 0)
         return rc;
     c->user_ids = arena_alloc(c->a, (size_t)(n ? n : 1) * sizeof *c->user_ids);
+    c->user_created = arena_alloc(c->a, (size_t)(n ? n : 1) * sizeof *c->user_created);
     db_value *rows = arena_alloc(c->a, (size_t)USER_BATCH * NCOL * sizeof *rows);
-    if (!c->user_ids || !rows)
+    if (!c->user_ids || !c->user_created || !rows)
         return sm_error_set(c->err, SM_ENOMEM, "out of memory");
     seed_rng r;
     seed_rng_seed(&r, c->o->random_seed, 2);
@@ -378,6 +382,7 @@ static int seed_users_all(seed_ctx *c)
             row[6] = DB_I(created);
             row[7] = DB_I(created);
             c->user_ids[done + j] = id;
+            c->user_created[done + j] = created;
         }
         if ((rc = insert_rows(c, insert, NCOL, rows, k)) < 0)
             return rc;
@@ -399,7 +404,8 @@ static int load_existing(seed_ctx *c)
     db_value lim[] = {DB_I(SEED_MAX_PRODUCTS)};
     if (c->nproducts == 0) {
         rc = db_query(c->d,
-                      "SELECT id, price_cents, name, category_id FROM products WHERE active = 1 "
+                      "SELECT id, price_cents, name, category_id, brand FROM products "
+                      "WHERE active = 1 "
                       "ORDER BY id LIMIT $1",
                       lim, 1, &r, c->err);
         if (rc < 0)
@@ -416,9 +422,14 @@ static int load_existing(seed_ctx *c)
             p->price_cents = db_result_int(r, i, 1);
             p->name = arena_strdup(c->a, db_result_text(r, i, 2));
             p->sub = -1;
+            p->brand = -1;
             for (int s = 0; s < c->nsubs; s++)
                 if (c->subs[s].category_id == db_result_int(r, i, 3))
                     p->sub = s;
+            const char *brand = db_result_text(r, i, 4);
+            for (int b = 0; p->sub >= 0 && brand && c->subs[p->sub].cat->brands[b]; b++)
+                if (!strcmp(c->subs[p->sub].cat->brands[b], brand))
+                    p->brand = b;
             if (!p->name) {
                 db_result_free(r);
                 return sm_error_set(c->err, SM_ENOMEM, "out of memory");
@@ -429,18 +440,23 @@ static int load_existing(seed_ctx *c)
     }
     if (c->nusers == 0) {
         db_value ulim[] = {DB_I(SEED_MAX_USERS)};
-        rc = db_query(c->d, "SELECT id FROM users WHERE role = 'customer' ORDER BY id LIMIT $1",
+        rc = db_query(c->d,
+                      "SELECT id, created_at FROM users WHERE role = 'customer' "
+                      "ORDER BY id LIMIT $1",
                       ulim, 1, &r, c->err);
         if (rc < 0)
             return rc;
         int n = db_result_rows(r);
         c->user_ids = arena_alloc(c->a, (size_t)(n ? n : 1) * sizeof *c->user_ids);
-        if (!c->user_ids) {
+        c->user_created = arena_alloc(c->a, (size_t)(n ? n : 1) * sizeof *c->user_created);
+        if (!c->user_ids || !c->user_created) {
             db_result_free(r);
             return sm_error_set(c->err, SM_ENOMEM, "out of memory");
         }
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             c->user_ids[i] = db_result_int(r, i, 0);
+            c->user_created[i] = db_result_int(r, i, 1);
+        }
         c->nusers = n;
         db_result_free(r);
     }
@@ -448,69 +464,6 @@ static int load_existing(seed_ctx *c)
 }
 
 /* ---- orders ---- */
-
-typedef struct seed_bundles {
-    int64_t *items; /* product indices, bundle b at items[off[b]..off[b+1]) */
-    int64_t *off;
-    int64_t n;
-} seed_bundles;
-
-/* Turns bundle templates into concrete bundles of products (indices into
- * c->products) drawn uniformly within each subcategory. */
-static int bundles_make(seed_ctx *c, seed_rng *r, seed_bundles *b)
-{
-    /* Products per subcategory, as CSR lists. */
-    int64_t *sub_off = arena_calloc(c->a, (size_t)c->nsubs + 1, sizeof *sub_off);
-    int64_t *sub_items = arena_alloc(c->a, (size_t)c->nproducts * sizeof *sub_items);
-    int64_t want = c->nproducts / PRODUCTS_PER_BUNDLE + 1;
-    if (want > BUNDLES_MAX)
-        want = BUNDLES_MAX;
-    b->items = arena_alloc(c->a, (size_t)want * SEED_BUNDLE_MAX * sizeof *b->items);
-    b->off = arena_alloc(c->a, (size_t)(want + 1) * sizeof *b->off);
-    if (!sub_off || !sub_items || !b->items || !b->off)
-        return sm_error_set(c->err, SM_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < c->nproducts; i++)
-        if (c->products[i].sub >= 0)
-            sub_off[c->products[i].sub + 1]++;
-    for (int s = 0; s < c->nsubs; s++)
-        sub_off[s + 1] += sub_off[s];
-    int64_t *fill = arena_alloc(c->a, (size_t)c->nsubs * sizeof *fill);
-    if (!fill)
-        return sm_error_set(c->err, SM_ENOMEM, "out of memory");
-    memcpy(fill, sub_off, (size_t)c->nsubs * sizeof *fill);
-    for (int64_t i = 0; i < c->nproducts; i++)
-        if (c->products[i].sub >= 0)
-            sub_items[fill[c->products[i].sub]++] = i;
-
-    int64_t used = 0;
-    b->n = 0;
-    b->off[0] = 0;
-    for (int64_t k = 0; k < want; k++) {
-        const seed_bundle_template *t =
-            &seed_bundle_templates[seed_rng_below(r, seed_bundle_template_count)];
-        int64_t start = used;
-        for (int j = 0; t->slugs[j]; j++) {
-            int s = 0;
-            while (s < c->nsubs && strcmp(c->subs[s].sub->slug, t->slugs[j]))
-                s++;
-            int64_t count = s < c->nsubs ? sub_off[s + 1] - sub_off[s] : 0;
-            if (count == 0)
-                continue;
-            int64_t pick = sub_items[sub_off[s] + seed_rng_below(r, count)];
-            bool dup = false;
-            for (int64_t q = start; q < used; q++)
-                dup |= b->items[q] == pick;
-            if (!dup)
-                b->items[used++] = pick;
-        }
-        if (used - start < 2) {
-            used = start; /* a bundle of one teaches nothing */
-            continue;
-        }
-        b->off[++b->n] = used;
-    }
-    return 0;
-}
 
 /* Status and last update of an order placed `age_ms` ago. */
 static const char *status_for_age(seed_rng *r, int64_t age_ms, int64_t *since_ms)
@@ -558,6 +511,33 @@ static int flush_items(seed_ctx *c, db_value *rows, int *nitems, bool all)
     return 0;
 }
 
+/* The model's view of the run: products' subcategory and brand, the
+ * subcategories' slugs and brand counts, customers' sign-up times. */
+static int model_input_make(seed_ctx *c, seed_model_input *in)
+{
+    seed_item *items = arena_alloc(c->a, (size_t)c->nproducts * sizeof *items);
+    const char **slugs = arena_alloc(c->a, (size_t)(c->nsubs + 1) * sizeof *slugs);
+    int *brands = arena_alloc(c->a, (size_t)(c->nsubs + 1) * sizeof *brands);
+    if (!items || !slugs || !brands)
+        return sm_error_set(c->err, SM_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < c->nproducts; i++)
+        items[i] = (seed_item){c->products[i].sub, c->products[i].brand};
+    for (int s = 0; s < c->nsubs; s++) {
+        slugs[s] = c->subs[s].sub->slug;
+        brands[s] = seed_count_strings(c->subs[s].cat->brands);
+    }
+    *in = (seed_model_input){.items = items,
+                             .nitems = c->nproducts,
+                             .sub_slugs = slugs,
+                             .sub_brands = brands,
+                             .nsubs = c->nsubs,
+                             .customer_since = c->user_created,
+                             .ncustomers = c->nusers,
+                             .now_ms = c->now,
+                             .random_seed = c->o->random_seed};
+    return 0;
+}
+
 static int seed_orders_all(seed_ctx *c)
 {
     static const char order_insert[] = "INSERT INTO orders (id, user_id, status, total_cents, "
@@ -570,67 +550,36 @@ static int seed_orders_all(seed_ctx *c)
                         c->err)) < 0)
         return rc;
 
-    seed_rng r;
-    seed_rng_seed(&r, c->o->random_seed, 3);
-    seed_bundles b = {0};
-    seed_zipf pop, bundle_pop, user_pop;
-    if ((rc = bundles_make(c, &r, &b)) < 0)
+    seed_model_input in;
+    seed_model *m = NULL;
+    uint64_t *keys = NULL;
+    if ((rc = model_input_make(c, &in)) < 0)
         return rc;
-    if (seed_zipf_init(&pop, c->a, c->nproducts, 0.9) < 0 ||
-        seed_zipf_init(&bundle_pop, c->a, b.n, 0.8) < 0 ||
-        seed_zipf_init(&user_pop, c->a, c->nusers, 0.5) < 0)
-        return sm_error_set(c->err, SM_ENOMEM, "out of memory");
-    /* Popularity rank -> product: a shuffle, so best-sellers are spread over the catalogue. */
-    int64_t *perm = arena_alloc(c->a, (size_t)c->nproducts * sizeof *perm);
     db_value *orows = arena_alloc(c->a, (size_t)ORDER_BATCH * OCOL * sizeof *orows);
     db_value *irows =
         arena_alloc(c->a, (size_t)(c->chunk + ORDER_BATCH * LINES_MAX) * ICOL * sizeof *irows);
-    if (!perm || !orows || !irows)
+    if (!orows || !irows)
         return sm_error_set(c->err, SM_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < c->nproducts; i++)
-        perm[i] = i;
-    for (int64_t i = c->nproducts - 1; i > 0; i--) {
-        int64_t j = seed_rng_below(&r, i + 1), t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
+    if ((rc = seed_model_new(c->a, &in, &m)) < 0 ||
+        (rc = seed_model_schedule(m, c->a, n, &keys)) < 0)
+        return sm_error_set(c->err, rc, "cannot model the orders: %s", sm_strerror(rc));
 
-    seed_rng_seed(&r, c->o->random_seed, 4);
+    seed_rng r;
+    seed_rng_seed(&r, c->o->random_seed, 6);
     int64_t item_id = item_base;
     int nitems = 0; /* lines generated but not inserted yet */
     for (int64_t done = 0; done < n;) {
         int k = (int)(n - done < ORDER_BATCH ? n - done : ORDER_BATCH);
         for (int j = 0; j < k; j++) {
-            int64_t order_id = order_base + 1 + done + j;
-            int64_t lines[LINES_MAX];
-            int want = 1 + seed_rng_poisson(&r, c->o->lines_per_order - 1.0), have = 0;
-            if (want > LINES_MAX)
-                want = LINES_MAX;
-            if (want >= 2 && b.n > 0 && seed_rng_unit(&r) < BUNDLE_SHARE) {
-                int64_t bi = seed_zipf_draw(&bundle_pop, &r);
-                int64_t size = b.off[bi + 1] - b.off[bi];
-                int64_t tmp[SEED_BUNDLE_MAX];
-                memcpy(tmp, b.items + b.off[bi], (size_t)size * sizeof *tmp);
-                for (int64_t q = 0; q < size && have < want; q++) {
-                    int64_t pick = q + seed_rng_below(&r, size - q), t = tmp[q];
-                    tmp[q] = tmp[pick];
-                    tmp[pick] = t;
-                    lines[have++] = tmp[q];
-                }
-            }
-            for (int tries = 0; have < want && tries < 4 * LINES_MAX; tries++) {
-                int64_t p = perm[seed_zipf_draw(&pop, &r)];
-                bool dup = false;
-                for (int q = 0; q < have; q++)
-                    dup |= lines[q] == p;
-                if (!dup)
-                    lines[have++] = p;
-            }
+            int64_t order_id = order_base + 1 + done + j, u, at, lines[LINES_MAX];
+            seed_model_order(m, keys[done + j], &u, &at);
+            int want = 1 + seed_rng_poisson(&r, c->o->lines_per_order - 1.0);
+            int have = seed_model_basket(m, u, &r, want < LINES_MAX ? want : LINES_MAX, lines);
             int64_t total = 0;
             for (int q = 0; q < have; q++) {
                 const seed_product *p = &c->products[lines[q]];
-                double u = seed_rng_unit(&r);
-                int64_t qty = u < 0.8 ? 1 : u < 0.95 ? 2 : 3;
+                double x = seed_rng_unit(&r);
+                int64_t qty = x < 0.8 ? 1 : x < 0.95 ? 2 : 3;
                 db_value *row = irows + (size_t)nitems++ * ICOL;
                 c->stats->order_items++;
                 row[0] = DB_I(++item_id);
@@ -642,16 +591,16 @@ static int seed_orders_all(seed_ctx *c)
                 row[6] = DB_I(p->price_cents * qty);
                 total += p->price_cents * qty;
             }
-            int64_t age = (int64_t)(365.0 * DAY_MS * pow(seed_rng_unit(&r), 1.3)), since;
-            const char *status = status_for_age(&r, age, &since);
+            int64_t since;
+            const char *status = status_for_age(&r, c->now - at, &since);
             db_value *row = orows + (size_t)j * OCOL;
             row[0] = DB_I(order_id);
-            row[1] = DB_I(c->user_ids[seed_zipf_draw(&user_pop, &r)]);
+            row[1] = DB_I(c->user_ids[u]);
             row[2] = DB_T(status);
             row[3] = DB_I(total);
             row[4] = DB_T(c->o->currency);
-            row[5] = DB_I(c->now - age);
-            row[6] = DB_I(c->now - age + since);
+            row[5] = DB_I(at);
+            row[6] = DB_I(at + since);
         }
         if ((rc = insert_rows(c, order_insert, OCOL, orows, k)) < 0)
             return rc;

@@ -84,7 +84,7 @@ const char *seed_rng_pick(seed_rng *r, const char *const *table)
     return n ? table[seed_rng_below(r, n)] : "";
 }
 
-/* ---- Zipf sampling over ranks 0..n-1 by inverse CDF ---- */
+/* ---- sampling by inverse CDF: Zipf over ranks 0..n-1, any weights ---- */
 
 int seed_zipf_init(seed_zipf *z, arena *a, int64_t n, double s)
 {
@@ -100,16 +100,26 @@ int seed_zipf_init(seed_zipf *z, arena *a, int64_t n, double s)
     return 0;
 }
 
-int64_t seed_zipf_draw(const seed_zipf *z, seed_rng *r)
+int64_t seed_rng_cdf(seed_rng *r, const double *cdf, int64_t n)
 {
-    double u = seed_rng_unit(r) * z->cdf[z->n - 1];
-    int64_t lo = 0, hi = z->n - 1;
+    double u = seed_rng_unit(r) * cdf[n - 1];
+    int64_t lo = 0, hi = n - 1;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (z->cdf[mid] > u)
+        if (cdf[mid] > u)
             hi = mid;
         else
             lo = mid + 1;
     }
     return lo;
+}
+
+int64_t seed_zipf_draw(const seed_zipf *z, seed_rng *r)
+{
+    return seed_rng_cdf(r, z->cdf, z->n);
+}
+
+int64_t seed_zipf_draw_first(const seed_zipf *z, seed_rng *r, int64_t m)
+{
+    return seed_rng_cdf(r, z->cdf, m < z->n ? m : z->n);
 }

@@ -38,4 +38,12 @@ int seed_zipf_init(seed_zipf *z, arena *a, int64_t n, double s);
 /* A rank in [0, n); n must be > 0. */
 int64_t seed_zipf_draw(const seed_zipf *z, seed_rng *r);
 
+/* A rank in [0, m), 0 < m <= z->n: the same law restricted to the first m
+ * ranks (one table serves every list ordered best-seller first). */
+int64_t seed_zipf_draw_first(const seed_zipf *z, seed_rng *r, int64_t m);
+
+/* An index i in [0, n) with probability (cdf[i] - cdf[i-1]) / cdf[n-1], for
+ * any non-decreasing cumulative weights with cdf[n-1] > 0; n > 0. */
+int64_t seed_rng_cdf(seed_rng *r, const double *cdf, int64_t n);
+
 #endif

@@ -1,7 +1,8 @@
 /* test_seed.c — the demo data generator: reproducible, counted right,
- * consistent, refusing to mix into existing data, and with baskets whose
- * co-purchases follow the bundles (far above chance), on SQLite and, when
- * SM_TEST_POSTGRES_URL is set, PostgreSQL. */
+ * consistent, refusing to mix into existing data, with baskets whose
+ * co-purchases follow the bundles (far above chance) and customers whose
+ * orders follow lasting tastes, on SQLite and, when SM_TEST_POSTGRES_URL
+ * is set, PostgreSQL. */
 #include "db/db_fixture.h"
 
 #include "core/clock.h"
@@ -254,6 +255,92 @@ static void seed_orders_follow_bundles(void **state)
     assert_true(complementary >= 24);
 }
 
+/* Order history checksum that ignores the clock (dates follow `now`). */
+static int64_t orders_checksum(db *d)
+{
+    return count(d, "SELECT COALESCE(SUM(i.order_id * 1000003 + i.product_id * 7919 + "
+                    "o.user_id * 31 + i.quantity), 0) FROM order_items i "
+                    "JOIN orders o ON o.id = i.order_id");
+}
+
+/* Customers have lasting tastes: those with 4 orders or more buy mostly in
+ * one top-level category, far above that category's share of all lines.
+ * Order counts are heavy-tailed, ids grow with dates (each customer's last
+ * order is their latest), nobody orders before signing up, and the same
+ * seed gives the same histories. */
+static void seed_customers_have_lasting_tastes(void **state)
+{
+    fixture *f = *state;
+    seed_options o;
+    OK(db_migrate(f->d, NULL, &g_err));
+    seed_opts(&o, 1000, 300, 6000, 5);
+    OK(seed_run(f->d, &o, NULL, &g_err));
+
+    enum { TOPS_MAX = 64 };
+    int64_t global[TOPS_MAX] = {0}, all = 0;
+    db_result *r = NULL;
+    OK(db_query(f->d,
+                "SELECT COALESCE(c.parent_id, c.id), COUNT(*) FROM order_items i "
+                "JOIN products p ON p.id = i.product_id JOIN categories c ON c.id = p.category_id "
+                "GROUP BY 1",
+                NULL, 0, &r, &g_err));
+    for (int i = 0; i < db_result_rows(r); i++) {
+        int64_t top = db_result_int(r, i, 0);
+        assert_true(top > 0 && top < TOPS_MAX);
+        global[top] = db_result_int(r, i, 1);
+        all += global[top];
+    }
+    db_result_free(r);
+
+    /* Per customer with >= 4 orders: lines per top category, largest first. */
+    OK(db_query(f->d,
+                "SELECT o.user_id, COALESCE(c.parent_id, c.id), COUNT(*), "
+                "(SELECT COUNT(*) FROM order_items i2 JOIN orders o2 ON o2.id = i2.order_id "
+                "WHERE o2.user_id = o.user_id) FROM order_items i "
+                "JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id "
+                "JOIN categories c ON c.id = p.category_id "
+                "WHERE o.user_id IN (SELECT user_id FROM orders GROUP BY user_id "
+                "HAVING COUNT(*) >= 4) GROUP BY o.user_id, 2 ORDER BY o.user_id, 3 DESC, 2",
+                NULL, 0, &r, &g_err));
+    double own = 0, base = 0;
+    int customers = 0;
+    for (int i = 0; i < db_result_rows(r); i++) {
+        if (i > 0 && db_result_int(r, i, 0) == db_result_int(r, i - 1, 0))
+            continue; /* the first row of each customer is their top category */
+        own += (double)db_result_int(r, i, 2) / (double)db_result_int(r, i, 3);
+        base += (double)global[db_result_int(r, i, 1)] / (double)all;
+        customers++;
+    }
+    db_result_free(r);
+    assert_true(customers > 100);
+    own /= customers;
+    base /= customers;
+    assert_true(own > 0.45);
+    assert_true(own > 3.0 * base);
+
+    /* Heavy tail: many customers with one or two orders, some with 20+. */
+    int64_t buyers = count(f->d, "SELECT COUNT(DISTINCT user_id) FROM orders");
+    int64_t few = count(f->d, "SELECT COUNT(*) FROM (SELECT user_id FROM orders "
+                              "GROUP BY user_id HAVING COUNT(*) <= 2) t");
+    int64_t many = count(f->d, "SELECT COUNT(*) FROM (SELECT user_id FROM orders "
+                               "GROUP BY user_id HAVING COUNT(*) >= 20) t");
+    assert_true(few * 10 > buyers);
+    assert_true(many * 10 > buyers);
+    /* Dates grow with ids; no order before its customer's account. */
+    assert_int_equal(count(f->d, "SELECT COUNT(*) FROM (SELECT created_at, LAG(created_at) "
+                                 "OVER (ORDER BY id) AS prev FROM orders) t "
+                                 "WHERE prev > created_at"),
+                     0);
+    assert_int_equal(count(f->d, "SELECT COUNT(*) FROM orders o JOIN users u "
+                                 "ON u.id = o.user_id WHERE o.created_at < u.created_at"),
+                     0);
+
+    int64_t sum = orders_checksum(f->d);
+    wipe(f->d);
+    OK(seed_run(f->d, &o, NULL, &g_err));
+    assert_true(orders_checksum(f->d) == sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +349,7 @@ int main(void)
         FIXTURE_TEST(seed_refuses_a_database_with_data_unless_append),
         FIXTURE_TEST(seed_rejects_bad_options),
         FIXTURE_TEST(seed_orders_follow_bundles),
+        FIXTURE_TEST(seed_customers_have_lasting_tastes),
     };
     return fixture_run_both("seed", tests, sizeof tests / sizeof tests[0]);
 }
