@@ -134,6 +134,13 @@ int docs_builder_add(docs_builder *b, const ml_doc *fields, const char *name, co
     return rc;
 }
 
+/* fwrite of `n` items; an empty array (possibly NULL) writes nothing
+ * (fwrite's pointer must not be NULL even for zero items). */
+static bool write_items(const void *items, size_t size, size_t n, FILE *f)
+{
+    return n == 0 || fwrite(items, size, n, f) == n;
+}
+
 int docs_builder_write(docs_builder *b, const char *path, sm_error *err)
 {
     docs_header h = {.magic = DOCS_MAGIC,
@@ -144,10 +151,9 @@ int docs_builder_write(docs_builder *b, const char *path, sm_error *err)
     if (!f)
         return sm_error_set(err, SM_EIO, "%s: cannot create", path);
     bool ok = fwrite(&h, sizeof h, 1, f) == 1 &&
-              fwrite(b->cats, sizeof *b->cats, b->ncats, f) == b->ncats &&
-              fwrite(b->docs, sizeof *b->docs, b->ndocs, f) == b->ndocs &&
-              fwrite(b->pool, 1, b->pool_len, f) == b->pool_len && fflush(f) == 0 &&
-              fsync(fileno(f)) == 0;
+              write_items(b->cats, sizeof *b->cats, b->ncats, f) &&
+              write_items(b->docs, sizeof *b->docs, b->ndocs, f) &&
+              write_items(b->pool, 1, b->pool_len, f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (fclose(f) != 0)
         ok = false;
     return ok ? 0 : sm_error_set(err, SM_EIO, "%s: write failed", path);

@@ -88,8 +88,11 @@ static int write_file(const char *path, const vectors_header *h, const float *do
     if (!f)
         return sm_error_set(err, SM_EIO, "%s: cannot create", path);
     size_t nd = (size_t)h->ndocs * h->dim, nt = (size_t)h->nterms * h->dim;
-    int ok = fwrite(h, sizeof *h, 1, f) == 1 && fwrite(docs, sizeof *docs, nd, f) == nd &&
-             fwrite(terms, sizeof *terms, nt, f) == nt && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    /* Empty arrays may be NULL, and fwrite's pointer must never be. */
+    int ok = fwrite(h, sizeof *h, 1, f) == 1 &&
+             (nd == 0 || fwrite(docs, sizeof *docs, nd, f) == nd) &&
+             (nt == 0 || fwrite(terms, sizeof *terms, nt, f) == nt) && fflush(f) == 0 &&
+             fsync(fileno(f)) == 0;
     if (fclose(f) != 0)
         ok = 0;
     return ok ? 0 : sm_error_set(err, SM_EIO, "%s: write failed", path);
