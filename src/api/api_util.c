@@ -475,3 +475,23 @@ json_t *api_json_time(int64_t ms)
     clock_format_iso(ms, buf);
     return json_string(buf);
 }
+
+int api_routes_add(http_router *r, const api_route_def *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = api_route(r, defs[i].method, defs[i].pattern, defs[i].fn, defs[i].allowed);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+bool api_path_id(const http_request *req, const char *name, int64_t *out)
+{
+    const char *s = http_request_param(req, name);
+    size_t n = s ? strspn(s, "0123456789") : 0;
+    if (n == 0 || n > 18 || s[n] != '\0')
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return *out > 0;
+}

@@ -47,6 +47,20 @@ typedef void (*api_handler_fn)(http_request *req, http_response *res, const api_
 int api_route(http_router *r, const char *method, const char *pattern, api_handler_fn fn,
               unsigned allowed);
 
+/* One row of a module's route table, for api_routes_add(). */
+typedef struct api_route_def {
+    const char *method, *pattern;
+    api_handler_fn fn;
+    unsigned allowed;
+} api_route_def;
+
+/* api_route() for each of `n` rows; stops at the first failure. */
+int api_routes_add(http_router *r, const api_route_def *defs, size_t n);
+
+/* Parses the path parameter `name` as an id: 1–18 decimal digits, > 0.
+ * Returns false for anything else (the caller answers 404). */
+bool api_path_id(const http_request *req, const char *name, int64_t *out);
+
 /* True when `who` is staff or admin. */
 bool api_is_staff(const api_principal *who);
 

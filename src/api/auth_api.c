@@ -276,15 +276,6 @@ static void handle_users_list(http_request *req, http_response *res, const api_p
     http_response_json(res, 200, body);
 }
 
-/* Parses the {id} path parameter: a positive decimal integer, else 0. */
-static int64_t path_id(const http_request *req)
-{
-    const char *s = http_request_param(req, "id");
-    if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))
-        return 0;
-    return strtoll(s, NULL, 10);
-}
-
 /* Applies a validated change set; deactivation also revokes the user's
  * tokens, in the same transaction. */
 static int apply_user_changes(db *d, int64_t id, const users_changes *c, sm_error *err)
@@ -304,8 +295,8 @@ static int apply_user_changes(db *d, int64_t id, const users_changes *c, sm_erro
 
 static void handle_users_patch(http_request *req, http_response *res, const api_principal *who)
 {
-    int64_t id = path_id(req);
-    if (id <= 0) {
+    int64_t id;
+    if (!api_path_id(req, "id", &id)) {
         http_response_error(res, 404, "not_found", NULL, "no such user");
         return;
     }

@@ -15,17 +15,6 @@
 #include "api/routes.h"
 #include "shop/catalog.h"
 
-/* Parses the {id} path parameter: 1–18 digits, > 0. */
-static bool path_id(http_request *req, int64_t *out)
-{
-    const char *s = http_request_param(req, "id");
-    size_t n = s ? strspn(s, "0123456789") : 0;
-    if (n == 0 || n > 18 || s[n] != '\0')
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return *out > 0;
-}
-
 /* Answers the error for `rc`: validation details when the domain gave
  * some, else the standard mapping. Consumes `details`. */
 static void reply_error(http_response *res, int rc, const sm_error *err, json_t *details)
@@ -181,7 +170,7 @@ static void products_get(http_request *req, http_response *res, const api_princi
     sm_error err = {0};
     json_t *out = NULL;
     db *d;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         reply_not_found(res);
         return;
     }
@@ -230,7 +219,7 @@ static void products_update(http_request *req, http_response *res, const api_pri
 {
     (void)who;
     int64_t id;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         reply_not_found(res);
         return;
     }
@@ -243,7 +232,7 @@ static void products_delete(http_request *req, http_response *res, const api_pri
     int64_t id;
     sm_error err = {0};
     db *d;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         reply_not_found(res);
         return;
     }
@@ -258,11 +247,7 @@ static void products_delete(http_request *req, http_response *res, const api_pri
 
 int api_catalog_routes(http_router *r)
 {
-    static const struct {
-        const char *method, *pattern;
-        api_handler_fn fn;
-        unsigned allowed;
-    } routes[] = {
+    static const api_route_def routes[] = {
         {"GET", "/api/categories/", categories_list, API_PUBLIC},
         {"POST", "/api/categories/", categories_create, API_STAFF_OR_ADMIN},
         {"GET", "/api/products/", products_list, API_PUBLIC},
@@ -271,10 +256,5 @@ int api_catalog_routes(http_router *r)
         {"PATCH", "/api/products/{id}/", products_update, API_STAFF_OR_ADMIN},
         {"DELETE", "/api/products/{id}/", products_delete, API_STAFF_OR_ADMIN},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = api_route(r, routes[i].method, routes[i].pattern, routes[i].fn, routes[i].allowed);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return api_routes_add(r, routes, sizeof routes / sizeof routes[0]);
 }

@@ -16,16 +16,6 @@
 /* A worker is alive when seen within three heartbeat intervals. */
 #define JOBS_API_ALIVE_MS 30000
 
-static bool path_id(http_request *req, int64_t *out)
-{
-    const char *s = http_request_param(req, "id");
-    size_t n = s ? strspn(s, "0123456789") : 0;
-    if (n == 0 || n > 18 || s[n] != '\0')
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return *out > 0;
-}
-
 static void jobs_queues(http_request *req, http_response *res, const api_principal *who)
 {
     sm_error err = {0};
@@ -69,7 +59,7 @@ static void jobs_get(http_request *req, http_response *res, const api_principal 
     int64_t id;
     db *d;
     (void)who;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         http_response_error(res, 404, "not_found", NULL, "no such job");
         return;
     }
@@ -88,7 +78,7 @@ static void jobs_transition(http_request *req, http_response *res, bool retry)
     json_t *out = NULL;
     int64_t id;
     db *d;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         http_response_error(res, 404, "not_found", NULL, "no such job");
         return;
     }
@@ -198,11 +188,7 @@ static void workers_list(http_request *req, http_response *res, const api_princi
 
 int api_jobs_routes(http_router *r)
 {
-    static const struct {
-        const char *method, *pattern;
-        api_handler_fn fn;
-        unsigned allowed;
-    } routes[] = {
+    static const api_route_def routes[] = {
         {"GET", "/api/admin/jobs/queues/", jobs_queues, API_STAFF_OR_ADMIN},
         {"DELETE", "/api/admin/jobs/queues/{queue}/", jobs_purge, API_ADMIN},
         {"GET", "/api/admin/jobs/", jobs_list, API_STAFF_OR_ADMIN},
@@ -212,10 +198,5 @@ int api_jobs_routes(http_router *r)
         {"POST", "/api/admin/jobs/{id}/cancel/", jobs_cancel, API_ADMIN},
         {"GET", "/api/admin/workers/", workers_list, API_STAFF_OR_ADMIN},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = api_route(r, routes[i].method, routes[i].pattern, routes[i].fn, routes[i].allowed);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return api_routes_add(r, routes, sizeof routes / sizeof routes[0]);
 }

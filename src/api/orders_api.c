@@ -16,17 +16,6 @@
 #include "core/events.h"
 #include "shop/orders.h"
 
-/* Parses the {id} path parameter: 1–18 digits, > 0. */
-static bool path_id(http_request *req, int64_t *out)
-{
-    const char *s = http_request_param(req, "id");
-    size_t n = s ? strspn(s, "0123456789") : 0;
-    if (n == 0 || n > 18 || s[n] != '\0')
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return *out > 0;
-}
-
 /* Tells the realtime channels about a committed order change (the shop
  * call has returned, so the transaction is durable): "admin.orders" and the
  * owner's "user.<id>". `owner` 0: read it from the order's user_id. */
@@ -181,7 +170,7 @@ static void orders_get(http_request *req, http_response *res, const api_principa
     sm_error err = {0};
     json_t *out = NULL;
     db *d;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         reply_not_found(res);
         return;
     }
@@ -200,7 +189,7 @@ static void orders_set_status(http_request *req, http_response *res, const api_p
     sm_error err = {0};
     json_t *out = NULL, *body = NULL, *status;
     db *d;
-    if (!path_id(req, &id)) {
+    if (!api_path_id(req, "id", &id)) {
         reply_not_found(res);
         return;
     }
@@ -234,19 +223,11 @@ done:
 
 int api_orders_routes(http_router *r)
 {
-    static const struct {
-        const char *method, *pattern;
-        api_handler_fn fn;
-    } routes[] = {
-        {"POST", "/api/orders/", orders_create},
-        {"GET", "/api/orders/", orders_list},
-        {"GET", "/api/orders/{id}/", orders_get},
-        {"POST", "/api/orders/{id}/status/", orders_set_status},
+    static const api_route_def routes[] = {
+        {"POST", "/api/orders/", orders_create, API_AUTHENTICATED},
+        {"GET", "/api/orders/", orders_list, API_AUTHENTICATED},
+        {"GET", "/api/orders/{id}/", orders_get, API_AUTHENTICATED},
+        {"POST", "/api/orders/{id}/status/", orders_set_status, API_AUTHENTICATED},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = api_route(r, routes[i].method, routes[i].pattern, routes[i].fn, API_AUTHENTICATED);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return api_routes_add(r, routes, sizeof routes / sizeof routes[0]);
 }

@@ -34,17 +34,6 @@
 #define REC_CACHE_TTL_MS (5 * 60 * 1000)
 #define REC_SLACK 10 /* extra candidates asked for, against deactivations */
 
-/* Parses the {id} path parameter: 1–18 digits, > 0. */
-static bool path_id(http_request *req, int64_t *out)
-{
-    const char *s = http_request_param(req, "id");
-    size_t n = s ? strspn(s, "0123456789") : 0;
-    if (n == 0 || n > 18 || s[n] != '\0')
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return *out > 0;
-}
-
 static const char *data_dir(void)
 {
     const sm_config *cfg = config_get();
@@ -223,7 +212,7 @@ static void serve(http_request *req, http_response *res, const api_principal *wh
     rec_item items[REC_LIMIT_MAX];
     int n = 0, rc;
     unsigned src = 0;
-    if (kind != REC_USER && !path_id(req, &id)) {
+    if (kind != REC_USER && !api_path_id(req, "id", &id)) {
         http_response_error(res, 404, "not_found", NULL, "no such product");
         return;
     }
