@@ -24,9 +24,12 @@
  * SQLite's auto-checkpoint does. So the writer's connection has auto-
  * checkpoint off, its WAL hook counts the log's pages, and past
  * SQLITE_CHECKPOINT_PAGES it wakes a checkpointer thread with a connection of
- * its own, which runs PASSIVE checkpoints alongside the writer. Should the log
- * still grow past ten times that (readers pinning old frames), the writer
- * checkpoints inline, so the WAL stays bounded. */
+ * its own, which runs PASSIVE checkpoints alongside the writer, one per
+ * SQLITE_CHECKPOINT_PAGES new frames. Those rarely complete while the
+ * writer keeps appending, and the log only restarts after a complete one,
+ * so past SQLITE_WAL_RESTART_PAGES the writer also checkpoints between two
+ * batches (little is left to copy by then), which keeps the WAL file small.
+ * Without a checkpointer thread the writer does all of it inline. */
 #include "db/sqlite_batch.h"
 
 #include <pthread.h>
@@ -40,6 +43,10 @@
 
 #define SQLITE_BATCH_MAX 64
 #define SQLITE_CHECKPOINT_PAGES 1000
+/* Past this many frames the writer checkpoints between two batches itself:
+ * no frame is appended meanwhile, so the checkpoint can complete and the
+ * next transaction restarts the log from its beginning. */
+#define SQLITE_WAL_RESTART_PAGES (16 * SQLITE_CHECKPOINT_PAGES)
 #define SQLITE_WRITERS_MAX 64
 
 typedef struct batch_unit {
@@ -65,6 +72,8 @@ typedef struct sqlite_writer {
     pthread_cond_t ckpt; /* the checkpointer waits for a full log */
     bool ckpt_wanted;    /* under mu */
     int wal_pages;       /* log size after the last commit (writer thread) */
+    int ckpt_mark;       /* log size at the last checkpoint request (writer thread) */
+    int inline_mark;     /* log size at the writer's last own checkpoint */
 } sqlite_writer;
 
 static sqlite_writer *g_writers[SQLITE_WRITERS_MAX];
@@ -160,13 +169,23 @@ static void *checkpointer_main(void *arg)
  * when it cannot keep up. */
 static void after_commit(sqlite_writer *w)
 {
-    if (w->wal_pages < SQLITE_CHECKPOINT_PAGES)
-        return;
-    if (!w->ckpt_conn || w->wal_pages >= 10 * SQLITE_CHECKPOINT_PAGES) {
+    /* Checkpoints are asked for per SQLITE_CHECKPOINT_PAGES new frames, not
+     * per commit: while readers pin the log it stays above any threshold,
+     * and a request per commit meant an fsync pair per commit. */
+    if (w->wal_pages < w->ckpt_mark || w->wal_pages < w->inline_mark)
+        w->ckpt_mark = w->inline_mark = 0; /* the log restarted from its beginning */
+    if (!w->ckpt_conn || (w->wal_pages >= SQLITE_WAL_RESTART_PAGES &&
+                          w->wal_pages - w->inline_mark >= SQLITE_CHECKPOINT_PAGES)) {
+        if (w->wal_pages - w->inline_mark < SQLITE_CHECKPOINT_PAGES)
+            return;
+        w->inline_mark = w->wal_pages;
         sqlite3_wal_checkpoint_v2(db_sqlite_handle(w->conn), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
                                   NULL);
         return;
     }
+    if (w->wal_pages - w->ckpt_mark < SQLITE_CHECKPOINT_PAGES)
+        return;
+    w->ckpt_mark = w->wal_pages;
     pthread_mutex_lock(&w->mu);
     w->ckpt_wanted = true;
     pthread_cond_signal(&w->ckpt);
