@@ -31,7 +31,10 @@ make -s BUILD="$SM_BUILD" "$SM_BUILD/smartmarket"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sm-jobs-bench.XXXXXX")
 PG_DIR=""
 cleanup() {
-    if [ -n "$PG_DIR" ]; then sh scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true; fi
+    if [ -n "$PG_DIR" ]; then
+        sh scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,7 +61,9 @@ fresh_db() { # ENGINE NAME
 
 for engine in $BENCH_ENGINES; do
     if [ "$engine" = postgres ] && [ -z "$PG_DIR" ]; then
-        PG_DIR="$WORK/pg"
+        # Its own temp dir: $WORK is 0700 root, which the postgres user
+        # (pg.sh runs the server as it when we are root) cannot traverse.
+        PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sm-jobs-pg.XXXXXX")
         PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         sh scripts/pg.sh start "$PG_DIR" "$PG_PORT" >/dev/null
     fi
