@@ -29,39 +29,9 @@ static void build_help(void)
            "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
-typedef struct progress_state {
-    int tty;
-    char stage[32];
-    int last_step;
-} progress_state;
-
 static void on_progress(const char *stage, long long done, long long total, void *ctx)
 {
-    progress_state *s = ctx;
-    if (strcmp(s->stage, stage) != 0) {
-        if (s->tty && s->stage[0])
-            fputc('\n', stderr);
-        snprintf(s->stage, sizeof s->stage, "%s", stage);
-        s->last_step = -1;
-    }
-    int step = total > 0 ? (int)(done * 20 / total) : 20;
-    if (step > 20)
-        step = 20;
-    if (step == s->last_step)
-        return;
-    s->last_step = step;
-    if (s->tty) {
-        char bar[21];
-        memset(bar, '#', (size_t)step);
-        memset(bar + step, '.', (size_t)(20 - step));
-        bar[20] = '\0';
-        fprintf(stderr, "\r  %-16s [%s] %3d%%  %lld/%lld", stage, bar, step * 5, done, total);
-        fflush(stderr);
-    } else {
-        log_emit(LOG_INFO, "build_ml_indexes progress",
-                 json_pack("{s:s, s:I, s:I}", "stage", stage, "done", (json_int_t)done, "total",
-                           (json_int_t)total));
-    }
+    cmd_progress_update(ctx, stage, done, total);
 }
 
 int cmd_build_ml_indexes(int argc, char **argv)
@@ -85,13 +55,13 @@ int cmd_build_ml_indexes(int argc, char **argv)
     db *d = NULL;
     if ((rc = cmd_open_db(cmd, &d)) != CMD_OK)
         return rc;
-    progress_state ps = {.tty = isatty(STDERR_FILENO) == 1, .last_step = -1};
+    cmd_progress ps;
+    cmd_progress_init(&ps, "build_ml_indexes progress", "stage");
     char version[64] = "";
     sm_error err = {0};
     int64_t t0 = clock_now_ms();
     rc = ml_build_indexes(d, config_get()->data_dir, on_progress, &ps, version, &err);
-    if (ps.tty && ps.stage[0])
-        fputc('\n', stderr);
+    cmd_progress_finish(&ps);
     db_close(d);
     if (rc < 0)
         return cmd_fail(cmd, "%s", err.message);

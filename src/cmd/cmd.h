@@ -119,4 +119,19 @@ typedef struct cmd_http_url {
 /* Splits "http://HOST[:PORT][/PATH]" (HOST may be "[v6]"). Returns 0 or -1. */
 int cmd_http_url_parse(const char *url, cmd_http_url *out);
 
+/* Progress of long work: a bar on stderr when it is a terminal, else one
+ * JSON log line per 5 % step, {"msg": MSG, KEY: stage, "done", "total"}. */
+typedef struct cmd_progress {
+    const char *msg; /* log message, e.g. "seed progress" (static) */
+    const char *key; /* field naming the stage, e.g. "phase" (static) */
+    int tty;
+    char stage[32];
+    int last_step; /* last reported 5 % step of this stage, -1 none */
+} cmd_progress;
+
+void cmd_progress_init(cmd_progress *p, const char *msg, const char *key);
+void cmd_progress_update(cmd_progress *p, const char *stage, long long done, long long total);
+/* Ends the bar's line, if one was drawn. */
+void cmd_progress_finish(cmd_progress *p);
+
 #endif

@@ -50,38 +50,9 @@ static void seed_help(void)
            SEED_DEFAULT_RANDOM_SEED, SEED_MAX_LINES_PER_ORDER, SEED_DEFAULT_LINES_PER_ORDER);
 }
 
-typedef struct progress_state {
-    bool tty;
-    char phase[16];
-    int last_step; /* last reported 5 % step of this phase, -1 none */
-} progress_state;
-
 static void on_progress(const char *phase, int64_t done, int64_t total, void *ctx)
 {
-    progress_state *s = ctx;
-    if (strcmp(s->phase, phase) != 0) {
-        if (s->tty && s->phase[0])
-            fputc('\n', stderr);
-        snprintf(s->phase, sizeof s->phase, "%s", phase);
-        s->last_step = -1;
-    }
-    int step = total > 0 ? (int)(done * 20 / total) : 20;
-    if (step == s->last_step)
-        return;
-    s->last_step = step;
-    if (s->tty) {
-        char bar[21];
-        memset(bar, '#', (size_t)step);
-        memset(bar + step, '.', (size_t)(20 - step));
-        bar[20] = '\0';
-        fprintf(stderr, "\r  %-8s [%s] %3d%%  %lld/%lld", phase, bar, step * 5, (long long)done,
-                (long long)total);
-        fflush(stderr);
-    } else {
-        log_emit(LOG_INFO, "seed progress",
-                 json_pack("{s:s, s:I, s:I}", "phase", phase, "done", (json_int_t)done, "total",
-                           (json_int_t)total));
-    }
+    cmd_progress_update(ctx, phase, (long long)done, (long long)total);
 }
 
 /* A count option in [0, max]. */
@@ -189,14 +160,14 @@ int cmd_seed(int argc, char **argv)
             return CMD_OK;
         }
     }
-    progress_state ps = {.tty = isatty(STDERR_FILENO) == 1, .last_step = -1};
+    cmd_progress ps;
+    cmd_progress_init(&ps, "seed progress", "phase");
     o.currency = config_get()->currency;
     o.progress = on_progress;
     o.progress_ctx = &ps;
     seed_stats st;
     rc = seed_run(d, &o, &st, &err);
-    if (ps.tty && ps.phase[0])
-        fputc('\n', stderr);
+    cmd_progress_finish(&ps);
     db_close(d);
     if (rc < 0)
         return cmd_fail(cmd, "%s", err.message);
