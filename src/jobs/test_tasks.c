@@ -7,6 +7,7 @@
  *   sleep_until_stopped  {ms}: waits ms (default: forever) or until asked
  *                        to stop, then returns SM_ETIMEOUT
  *   limited_noop         noop with a global rate limit of 5 starts/s */
+#include <stdatomic.h>
 #include <time.h>
 
 #include "jobs/queue.h"
@@ -35,8 +36,16 @@ static int task_always_fail(jobs_ctx *ctx, db *d, json_t *args, json_t **result,
     return sm_error_set(err, SM_EIO, "always fails (attempt %d)", jobs_ctx_attempt(ctx));
 }
 
+static atomic_int g_sleep_started;
+
+int jobs_test_sleep_started(void)
+{
+    return atomic_load(&g_sleep_started);
+}
+
 static int task_sleep(jobs_ctx *ctx, db *d, json_t *args, json_t **result, sm_error *err)
 {
+    atomic_fetch_add(&g_sleep_started, 1);
     json_t *ms = json_object_get(args, "ms");
     long long left = json_is_integer(ms) ? (long long)json_integer_value(ms) : -1;
     (void)d, (void)result;

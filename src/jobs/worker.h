@@ -68,4 +68,8 @@ int worker_register_tasks(void);
 /* The test-only task set (test_tasks.c); idempotent. */
 int jobs_register_test_tasks(void);
 
+/* How many times the test task sleep_until_stopped has started in this
+ * process (tests wait on it: a claimed job is not yet a started one). */
+int jobs_test_sleep_started(void);
+
 #endif

@@ -121,10 +121,18 @@ static void stop_drains_short_jobs_and_releases_long_ones(void **state)
 {
     fixture *f = *state;
     worker *w = start("test=2", 0, 600);
+    int started = jobs_test_sleep_started();
     int64_t shortj = enqueue(f->d, "sleep_until_stopped", "{\"ms\":200}");
     int64_t longj = enqueue(f->d, "sleep_until_stopped", NULL);
     assert_true(wait_state(f->d, shortj, "running", 5000));
     assert_true(wait_state(f->d, longj, "running", 5000));
+    /* Claimed is not started: a claimed job still waiting for its thread
+     * is released by the drain, so wait until both bodies run. */
+    for (int i = 0; i < 500 && jobs_test_sleep_started() < started + 2; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(jobs_test_sleep_started(), started + 2);
     worker_stop(w);
     char st[16];
     state_of(f->d, shortj, st, sizeof st);
