@@ -18,13 +18,21 @@
  * switch back), then the rows of every other version are deleted in
  * batches. A build that stops or crashes midway leaves rows under a version
  * nobody reads; the next build's cleanup deletes them. Running twice gives
- * the same index under a higher version. Never a sleep. */
+ * the same index under a higher version. Never a sleep.
+ *
+ * Then it builds the search index and the recommendation models
+ * (ml_build_indexes(): a new versioned folder under DATA_DIR/ml/, verified,
+ * switched atomically; every serving process picks it up without a
+ * restart). A failure there fails the attempt and leaves the active
+ * version untouched, so the retry starts over cleanly. */
 #include <stdio.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/events.h"
 #include "core/log.h"
 #include "jobs/tasks/tasks.h"
+#include "ml/build.h"
 
 #define RANGE_PRODUCTS 500 /* product ids per build statement */
 
@@ -78,6 +86,13 @@ static int gc_versions(jobs_ctx *ctx, db *d, int64_t keep, sm_error *err)
                                   "product_neighbours WHERE version <> $1 LIMIT $2)",
                                   p, 2, &n, err);
     return rc;
+}
+
+/* ML build stages map onto the last tenth of the job's progress. */
+static void on_ml_progress(const char *stage, long long done, long long total, void *ctx)
+{
+    int percent = 90 + (total > 0 ? (int)(9 * (done < total ? done : total) / total) : 0);
+    tasks_progress(ctx, percent, stage);
 }
 
 int task_rebuild_ml_indexes(jobs_ctx *ctx, db *d, json_t *args, json_t **result, sm_error *err)
@@ -135,12 +150,18 @@ int task_rebuild_ml_indexes(jobs_ctx *ctx, db *d, json_t *args, json_t **result,
     tasks_progress(ctx, 95, "switched; removing old versions");
     if ((rc = gc_versions(ctx, d, current, err)) < 0)
         return rc;
+    char ml_version[64] = "";
+    const sm_config *cfg = config_get();
+    if (!cfg)
+        return sm_error_set(err, SM_ECONFIG, "rebuild_ml_indexes: no configuration loaded");
+    if ((rc = ml_build_indexes(d, cfg->data_dir, on_ml_progress, ctx, ml_version, err)) < 0)
+        return rc;
     ms = (int64_t)((clock_mono_ns() - t0) / 1000000);
 
-    json_t *info =
-        json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "index", "product_stats", "version",
-                  (json_int_t)version, "products", (json_int_t)products, "pairs", (json_int_t)pairs,
-                  "duration_ms", (json_int_t)ms, "switched", switched > 0);
+    json_t *info = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:s}", "index", "product_stats",
+                             "version", (json_int_t)version, "products", (json_int_t)products,
+                             "pairs", (json_int_t)pairs, "duration_ms", (json_int_t)ms, "switched",
+                             switched > 0, "ml_version", ml_version);
     if (!info)
         return sm_error_set(err, SM_ENOMEM, "out of memory");
     tasks_progress(ctx, 100, "done");

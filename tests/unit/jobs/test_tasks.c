@@ -40,13 +40,17 @@ static void exec(db *d, const char *sql)
         fail_msg("%s: %s", sql, g_err.message);
 }
 
-/* Reloads the configuration with the outbox/reports folders and SMTP_URL. */
+/* Reloads the configuration with the data, outbox and reports folders and
+ * SMTP_URL, all under a fresh temporary folder. */
 static void configure(const char *smtp_url)
 {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/sm-tasks-XXXXXX");
     assert_non_null(mkdtemp(g_tmp));
     snprintf(g_outbox, sizeof g_outbox, "%s/outbox", g_tmp);
     snprintf(g_reports, sizeof g_reports, "%s/reports", g_tmp);
+    char data_dir[sizeof g_tmp + 8];
+    snprintf(data_dir, sizeof data_dir, "%s/data", g_tmp);
+    setenv("SMARTMARKET_DATA_DIR", data_dir, 1);
     setenv("MAIL_OUTBOX_DIR", g_outbox, 1);
     setenv("REPORTS_DIR", g_reports, 1);
     setenv("SMTP_URL", smtp_url ? smtp_url : "", 1);
@@ -262,6 +266,16 @@ static void rebuild_ml_indexes_builds_stats_and_neighbours(void **state)
     OK(task_rebuild_ml_indexes(NULL, f->d, NULL, &res, &g_err));
     assert_int_equal(json_integer_value(json_object_get(res, "version")), 1);
     assert_int_equal(json_integer_value(json_object_get(res, "products")), 3); /* not Lamp */
+    /* …and the search and recommendation artefacts, switched in as `current` */
+    const char *ml_version = json_string_value(json_object_get(res, "ml_version"));
+    assert_non_null(ml_version);
+    assert_true(strlen(ml_version) > 0);
+    char link[sizeof g_tmp + 32], target[256];
+    snprintf(link, sizeof link, "%s/data/ml/current", g_tmp);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_non_null(strstr(target, ml_version));
     json_decref(res);
     const char *cur = " AND version = (SELECT current_version FROM ml_index_versions WHERE "
                       "name = 'product_stats')";
