@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "http/raw_client.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -199,13 +201,9 @@ static int group_teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* ---- a tiny client ---- */
+/* ---- a tiny client (tests/unit/http/raw_client.h) ---- */
 
-typedef struct client {
-    int fd;
-    char buf[1 << 16];
-    size_t len;
-} client;
+typedef raw_client client;
 
 typedef struct response {
     int status;
@@ -216,58 +214,12 @@ typedef struct response {
 
 static client *client_open(void)
 {
-    client *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(c->fd >= 0);
-    struct timeval tv = {.tv_sec = 3};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return c;
-}
-
-static void client_close(client *c)
-{
-    close(c->fd);
-    free(c);
-}
-
-static void client_send(client *c, const char *data, size_t len)
-{
-    assert_int_equal(send(c->fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
+    return raw_client_open(g_port, 0);
 }
 
 static void client_sends(client *c, const char *s)
 {
-    client_send(c, s, strlen(s));
-}
-
-/* Reads more bytes; 0 on EOF, -1 on timeout/error. */
-static ssize_t client_fill(client *c)
-{
-    if (c->len == sizeof c->buf)
-        return -1;
-    ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-    if (n > 0)
-        c->len += (size_t)n;
-    return n;
-}
-
-static void client_consume(client *c, size_t n)
-{
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-static bool need(client *c, size_t n)
-{
-    while (c->len < n) {
-        if (client_fill(c) <= 0)
-            return false;
-    }
-    return true;
+    raw_client_send(c, s, strlen(s));
 }
 
 /* A header's value from a response head, or NULL. */
@@ -292,19 +244,19 @@ static const char *header(const response *r, const char *name, char *out, size_t
 static bool client_response(client *c, response *r, bool head_request)
 {
     memset(r, 0, sizeof *r);
-    char *end;
+    unsigned char *end;
     for (;;) {
         end = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
         if (end)
             break;
-        if (client_fill(c) <= 0)
+        if (raw_client_fill(c) <= 0)
             return false;
     }
     size_t hlen = (size_t)(end - c->buf) + 4;
     assert_true(hlen < sizeof r->head);
     memcpy(r->head, c->buf, hlen);
     r->head[hlen] = '\0';
-    client_consume(c, hlen);
+    raw_client_consume(c, hlen);
     r->status = atoi(r->head + 9);
     char v[64];
     if (head_request || r->status == 204 || r->status == 304 || r->status == 100)
@@ -312,33 +264,33 @@ static bool client_response(client *c, response *r, bool head_request)
     if (header(r, "Content-Length", v, sizeof v)) {
         size_t n = (size_t)atol(v);
         assert_true(n < sizeof r->body);
-        if (!need(c, n))
+        if (!raw_client_need(c, n))
             return false;
         memcpy(r->body, c->buf, n);
         r->body_len = n;
-        client_consume(c, n);
+        raw_client_consume(c, n);
         return true;
     }
     if (header(r, "Transfer-Encoding", v, sizeof v) && strcmp(v, "chunked") == 0) {
         for (;;) {
-            char *crlf;
+            unsigned char *crlf;
             while (!(crlf = c->len ? memmem(c->buf, c->len, "\r\n", 2) : NULL)) {
-                if (client_fill(c) <= 0)
+                if (raw_client_fill(c) <= 0)
                     return false;
             }
-            size_t n = strtoul(c->buf, NULL, 16);
-            client_consume(c, (size_t)(crlf - c->buf) + 2);
-            if (!need(c, n + 2))
+            size_t n = strtoul((const char *)c->buf, NULL, 16);
+            raw_client_consume(c, (size_t)(crlf - c->buf) + 2);
+            if (!raw_client_need(c, n + 2))
                 return false;
             assert_true(r->body_len + n < sizeof r->body);
             memcpy(r->body + r->body_len, c->buf, n);
             r->body_len += n;
-            client_consume(c, n + 2);
+            raw_client_consume(c, n + 2);
             if (n == 0)
                 return true;
         }
     }
-    while (client_fill(c) > 0) {
+    while (raw_client_fill(c) > 0) {
     }
     memcpy(r->body, c->buf, c->len);
     r->body_len = c->len;
@@ -349,7 +301,7 @@ static bool client_response(client *c, response *r, bool head_request)
 /* True when the server closed the connection (EOF within the timeout). */
 static bool client_eof(client *c)
 {
-    return c->len == 0 && client_fill(c) == 0;
+    return c->len == 0 && raw_client_fill(c) == 0;
 }
 
 static response *get(const char *request, bool head_request)
@@ -358,7 +310,7 @@ static response *get(const char *request, bool head_request)
     client *c = client_open();
     client_sends(c, request);
     assert_true(client_response(c, &r, head_request));
-    client_close(c);
+    raw_client_close(c);
     return &r;
 }
 
@@ -389,7 +341,7 @@ static void keepalive_pipelined_requests_answered_in_order(void **state)
     client_sends(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_true(client_response(c, &r, false));
     assert_string_equal(r.body, "hello");
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void chunked_request_body_is_decoded(void **state)
@@ -416,7 +368,7 @@ static void expect_continue_gets_100(void **state)
     assert_true(client_response(c, &r, false));
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "abc");
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void body_over_limit_is_413_then_closed(void **state)
@@ -431,7 +383,7 @@ static void body_over_limit_is_413_then_closed(void **state)
     assert_non_null(strstr(r.body, "\"code\":\"payload_too_large\""));
     assert_string_equal(header(&r, "Connection", v, sizeof v), "close");
     assert_true(client_eof(c));
-    client_close(c);
+    raw_client_close(c);
 
     /* chunked: the running total is checked */
     c = client_open();
@@ -440,12 +392,12 @@ static void body_over_limit_is_413_then_closed(void **state)
     memset(chunk, 'x', sizeof chunk);
     for (int i = 0; i < 5; i++) {
         client_sends(c, "400\r\n");
-        client_send(c, chunk, 1024);
+        raw_client_send(c, chunk, 1024);
         client_sends(c, "\r\n");
     }
     assert_true(client_response(c, &r, false));
     assert_int_equal(r.status, 413);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void too_many_headers_is_431(void **state)
@@ -537,7 +489,7 @@ static void head_has_length_but_no_body(void **state)
     assert_string_equal(header(&r, "Content-Length", v, sizeof v), "5");
     assert_true(client_response(c, &r, false)); /* the next response follows directly */
     assert_string_equal(r.body, "hello");
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void http10_closes(void **state)
@@ -550,7 +502,7 @@ static void http10_closes(void **state)
     assert_true(client_response(c, &r, false));
     assert_string_equal(header(&r, "Connection", v, sizeof v), "close");
     assert_true(client_eof(c));
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void slowloris_is_cut_with_408(void **state)
@@ -567,7 +519,7 @@ static void slowloris_is_cut_with_408(void **state)
     assert_int_equal(r.status, 408);
     assert_non_null(strstr(r.body, "\"code\":\"request_timeout\""));
     assert_true(client_eof(c));
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void static_files_etag_gzip_and_traversal(void **state)
@@ -635,7 +587,7 @@ static void streamed_response_from_another_thread(void **state)
     client_sends(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_true(client_response(c, &r, false));
     assert_string_equal(r.body, "hello");
-    client_close(c);
+    raw_client_close(c);
     assert_true(__atomic_load_n(&g_stream_closed, __ATOMIC_SEQ_CST) >= 1);
 }
 
@@ -658,8 +610,8 @@ static void graceful_stop_finishes_in_flight(void **state)
     assert_string_equal(header(&r, "Connection", v, sizeof v), "close");
     pthread_join(g_thread, NULL);
     assert_int_equal(g_run_rc, 0);
-    client_close(idle);
-    client_close(busy);
+    raw_client_close(idle);
+    raw_client_close(busy);
 }
 
 int main(void)

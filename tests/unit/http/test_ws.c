@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "http/raw_client.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -194,13 +196,9 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* ---- a tiny client ---- */
+/* ---- a tiny client (tests/unit/http/raw_client.h) ---- */
 
-typedef struct client {
-    int fd;
-    unsigned char buf[1 << 18];
-    size_t len;
-} client;
+typedef raw_client client;
 
 typedef struct frame {
     int fin, opcode;
@@ -210,46 +208,7 @@ typedef struct frame {
 
 static client *client_connect(int rcvbuf)
 {
-    client *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(c->fd >= 0);
-    struct timeval tv = {.tv_sec = 3};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (rcvbuf)
-        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return c;
-}
-
-static void client_close(client *c)
-{
-    close(c->fd);
-    free(c);
-}
-
-static void client_send(client *c, const void *data, size_t len)
-{
-    assert_int_equal(send(c->fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
-}
-
-static bool need(client *c, size_t n)
-{
-    while (c->len < n) {
-        ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (r <= 0)
-            return false;
-        c->len += (size_t)r;
-    }
-    return true;
-}
-
-static void consume(client *c, size_t n)
-{
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
+    return raw_client_open(g_port, rcvbuf);
 }
 
 /* Reads the response head into `head` (NUL-terminated); returns the status. */
@@ -257,14 +216,14 @@ static int read_head(client *c, char *head, size_t cap)
 {
     unsigned char *end;
     while (!(end = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL)) {
-        if (!need(c, c->len + 1))
+        if (!raw_client_need(c, c->len + 1))
             return -1;
     }
     size_t n = (size_t)(end - c->buf) + 4;
     assert_true(n < cap);
     memcpy(head, c->buf, n);
     head[n] = '\0';
-    consume(c, n);
+    raw_client_consume(c, n);
     return atoi(head + 9);
 }
 
@@ -302,7 +261,7 @@ static client *ws_open_with(const char *path, const void *extra, size_t extra_le
     memcpy(all, req, (size_t)n);
     if (extra_len)
         memcpy(all + n, extra, extra_len);
-    client_send(c, all, (size_t)n + extra_len);
+    raw_client_send(c, all, (size_t)n + extra_len);
     char head[4096];
     assert_int_equal(read_head(c, head, sizeof head), 101);
     return c;
@@ -347,26 +306,26 @@ static void send_frame(client *c, int fin, int opcode, const void *payload, size
     unsigned char *buf = malloc(len + 14);
     assert_non_null(buf);
     size_t n = frame_build(buf, fin, opcode, payload, len, false);
-    client_send(c, buf, n);
+    raw_client_send(c, buf, n);
     free(buf);
 }
 
 /* Reads one server frame; false on EOF or timeout. */
 static bool read_frame(client *c, frame *f)
 {
-    if (!need(c, 2))
+    if (!raw_client_need(c, 2))
         return false;
     assert_int_equal(c->buf[1] & 0x80, 0); /* servers never mask */
     f->fin = c->buf[0] >> 7;
     f->opcode = c->buf[0] & 0x0f;
     size_t len = c->buf[1] & 0x7f, h = 2;
     if (len == 126) {
-        if (!need(c, 4))
+        if (!raw_client_need(c, 4))
             return false;
         len = (size_t)c->buf[2] << 8 | c->buf[3];
         h = 4;
     } else if (len == 127) {
-        if (!need(c, 10))
+        if (!raw_client_need(c, 10))
             return false;
         len = 0;
         for (int i = 0; i < 8; i++)
@@ -374,11 +333,11 @@ static bool read_frame(client *c, frame *f)
         h = 10;
     }
     assert_true(len <= sizeof f->data);
-    if (!need(c, h + len))
+    if (!raw_client_need(c, h + len))
         return false;
     memcpy(f->data, c->buf + h, len);
     f->len = len;
-    consume(c, h + len);
+    raw_client_consume(c, h + len);
     return true;
 }
 
@@ -450,7 +409,7 @@ static void handshake_accept_matches_rfc_example(void **state)
         "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    client_send(c, req, strlen(req));
+    raw_client_send(c, req, strlen(req));
     char head[4096], v[128];
     assert_int_equal(read_head(c, head, sizeof head), 101);
     assert_string_equal(header(head, "Sec-WebSocket-Accept", v, sizeof v),
@@ -459,15 +418,15 @@ static void handshake_accept_matches_rfc_example(void **state)
     assert_string_equal(header(head, "Connection", v, sizeof v), "Upgrade");
     assert_string_equal(header(head, "Sec-WebSocket-Protocol", v, sizeof v), "chat");
     assert_null(header(head, "Content-Length", v, sizeof v));
-    client_close(c);
+    raw_client_close(c);
 }
 
 static int refused(const char *request, char *head, size_t cap)
 {
     client *c = client_connect(0);
-    client_send(c, request, strlen(request));
+    raw_client_send(c, request, strlen(request));
     int status = read_head(c, head, cap);
-    client_close(c);
+    raw_client_close(c);
     return status;
 }
 
@@ -523,7 +482,7 @@ static void echo_text_round_trips_including_the_largest_message(void **state)
     assert_true(read_frame(c, &f));
     assert_int_equal(f.len, sizeof big);
     assert_memory_equal(f.data, big, sizeof big);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void fragments_are_reassembled_around_a_ping(void **state)
@@ -542,7 +501,7 @@ static void fragments_are_reassembled_around_a_ping(void **state)
     assert_int_equal(f.opcode, 0x1);
     assert_int_equal(f.len, 8);
     assert_memory_equal(f.data, "hello \xC3\xA9", 8);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void frames_pipelined_behind_the_handshake_are_read(void **state)
@@ -555,7 +514,7 @@ static void frames_pipelined_behind_the_handshake_are_read(void **state)
     assert_true(read_frame(c, &f));
     assert_int_equal(f.len, 5);
     assert_memory_equal(f.data, "early", 5);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void expect_close(client *c, int code, int closes_before)
@@ -572,9 +531,9 @@ static void unmasked_frame_closes_1002(void **state)
     client *c = ws_open();
     unsigned char fr[64];
     size_t n = frame_build(fr, 1, 0x1, "hi", 2, true);
-    client_send(c, fr, n);
+    raw_client_send(c, fr, n);
     expect_close(c, 1002, before);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void invalid_utf8_closes_1007(void **state)
@@ -584,7 +543,7 @@ static void invalid_utf8_closes_1007(void **state)
     client *c = ws_open();
     send_frame(c, 1, 0x1, "ok \xC3\x28", 5);
     expect_close(c, 1007, before);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void message_over_the_bound_closes_1009(void **state)
@@ -598,7 +557,7 @@ static void message_over_the_bound_closes_1009(void **state)
     send_frame(c, 0, 0x1, part, sizeof part);
     send_frame(c, 1, 0x0, part, sizeof part);
     expect_close(c, 1009, before);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void binary_message_closes_1003(void **state)
@@ -613,7 +572,7 @@ static void binary_message_closes_1003(void **state)
     send_frame(c, 1, 0x8, "\x03\xeb", 2); /* the client answers: the server closes */
     assert_true(at_eof(c));
     assert_int_equal(wait_closes(before + 1), 1003);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void ping_is_answered_with_its_payload(void **state)
@@ -626,7 +585,7 @@ static void ping_is_answered_with_its_payload(void **state)
     assert_int_equal(f.opcode, 0xA);
     assert_int_equal(f.len, 13);
     assert_memory_equal(f.data, "are you there", 13);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void server_close_waits_for_the_peer(void **state)
@@ -644,7 +603,7 @@ static void server_close_waits_for_the_peer(void **state)
     send_frame(c, 1, 0x8, "\x0f\xa0", 2);
     assert_true(at_eof(c));
     assert_int_equal(wait_closes(before + 1), 4000);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void peer_close_is_echoed_and_reported(void **state)
@@ -659,7 +618,7 @@ static void peer_close_is_echoed_and_reported(void **state)
     assert_int_equal(read_close(c, NULL, 0), 1000);
     assert_true(at_eof(c));
     assert_int_equal(wait_closes(before + 1), 1000);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void sends_from_another_thread_arrive_in_order(void **state)
@@ -679,7 +638,7 @@ static void sends_from_another_thread_arrive_in_order(void **state)
         assert_int_equal(f.len, strlen(want));
         assert_memory_equal(f.data, want, f.len);
     }
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void forget_latest_ws(void)
@@ -716,7 +675,7 @@ static void slow_consumer_gets_ebusy_then_4008(void **state)
     const char *req = "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n";
-    client_send(c, req, strlen(req));
+    raw_client_send(c, req, strlen(req));
     char head[4096];
     assert_int_equal(read_head(c, head, sizeof head), 101);
     http_ws *ws = latest_ws();
@@ -743,7 +702,7 @@ static void slow_consumer_gets_ebusy_then_4008(void **state)
     assert_int_equal(wait_closes(before + 1), 4008);
     assert_int_equal(http_ws_send_text(ws, "x", 1), SM_EIO);
     http_ws_release(ws);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void silent_peer_is_pinged_then_dropped(void **state)
@@ -757,7 +716,7 @@ static void silent_peer_is_pinged_then_dropped(void **state)
     /* no pong, nothing: two intervals later the server drops us */
     assert_true(at_eof(c));
     assert_int_equal(wait_closes(before + 1), 1006);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void answering_pings_keeps_the_connection(void **state)
@@ -775,7 +734,7 @@ static void answering_pings_keeps_the_connection(void **state)
         assert_true(read_frame(c, &f));
     } while (f.opcode == 0x9);
     assert_memory_equal(f.data, "still here", 10);
-    client_close(c);
+    raw_client_close(c);
 }
 
 static void upgrade_taken_back_still_owes_on_close(void **state)
@@ -802,7 +761,7 @@ static void shutdown_sends_going_away(void **state)
     send_frame(c, 1, 0x8, "\x03\xe9", 2);
     assert_true(at_eof(c));
     assert_int_equal(wait_closes(before + 1), 1001);
-    client_close(c);
+    raw_client_close(c);
     pthread_join(g_thread, NULL);
     assert_int_equal(g_run_rc, 0);
     forget_latest_ws();
