@@ -10,8 +10,8 @@
  * db_write_tx unit the job commits or rolls back with the order. A unique
  * key is enforced by a partial unique index over the active states; the
  * insert says ON CONFLICT DO NOTHING and, when nothing was inserted, the
- * existing job's id is read back. On PostgreSQL the same transaction runs
- * pg_notify('sm_jobs', queue), which the server delivers at commit (and
+ * existing job's id is read back. On PostgreSQL the INSERT statement itself
+ * runs pg_notify('sm_jobs', queue), which the server delivers at commit (and
  * drops at rollback) to every LISTENing worker. In this process, waiting
  * fetchers are woken at once: on SQLite the enqueuer's transaction holds the
  * write lock, so a woken fetcher's claim runs after it commits; on
@@ -122,6 +122,16 @@ static int find_unique(db *d, const char *key, int64_t *id, sm_error *err)
     return 0;
 }
 
+#define INSERT_JOB                                                                                 \
+    "INSERT INTO jobs (queue, task, args, state, priority, max_attempts, run_at, unique_key, "     \
+    "correlation_id, inserted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "               \
+    "ON CONFLICT DO NOTHING RETURNING id"
+#define INSERT_SQLITE INSERT_JOB
+/* PostgreSQL: the NOTIFY in the same statement (one round trip, not two),
+ * only when a row was inserted (a duplicate wakes nobody). */
+#define INSERT_PG                                                                                  \
+    "WITH ins AS (" INSERT_JOB ") SELECT id, pg_notify('" QUEUE_NOTIFY_CHANNEL "', $1) FROM ins"
+
 int jobs_enqueue(db *d, const jobs_new *spec, int64_t *id, bool *existed, sm_error *err)
 {
     const jobs_task *t = spec ? jobs_task_find(spec->task) : NULL;
@@ -174,12 +184,7 @@ int jobs_enqueue(db *d, const jobs_new *spec, int64_t *id, bool *existed, sm_err
     /* Twice at most: the active job holding the key may finish between the
      * conflicting insert and the look-up, and then the insert succeeds. */
     for (int round = 0; round < 2 && !job_id; round++) {
-        rc = db_query(d,
-                      "INSERT INTO jobs (queue, task, args, state, priority, max_attempts, "
-                      "run_at, unique_key, correlation_id, inserted_at) VALUES "
-                      "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-                      "ON CONFLICT DO NOTHING RETURNING id",
-                      p, 10, &r, err);
+        rc = db_query(d, db_get_kind(d) == DB_POSTGRES ? INSERT_PG : INSERT_SQLITE, p, 10, &r, err);
         if (rc)
             goto fail;
         if (db_result_rows(r) > 0) {
@@ -195,11 +200,6 @@ int jobs_enqueue(db *d, const jobs_new *spec, int64_t *id, bool *existed, sm_err
     if (!job_id) {
         rc = sm_error_set(err, SM_ECONFLICT, "job insert conflicted twice");
         goto fail;
-    }
-    if (!dup && db_get_kind(d) == DB_POSTGRES) {
-        db_value np[] = {DB_T(queue)};
-        if ((rc = db_query(d, "SELECT pg_notify('" QUEUE_NOTIFY_CHANNEL "', $1)", np, 1, &r, err)))
-            goto fail;
     }
     if (!dup)
         queue_wake_notify(queue);

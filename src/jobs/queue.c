@@ -4,9 +4,10 @@
  * The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY priority, run_at,
  * id LIMIT n) RETURNING inside a write transaction. On PostgreSQL the inner
  * SELECT says FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint
- * rows without waiting on each other; on SQLite the write transaction is
- * the process-wide writer (db_write_tx group commit) or, across processes,
- * the database's write lock, so claims are serialised. Due scheduled and
+ * rows without waiting on each other; on SQLite the write transaction
+ * (BEGIN IMMEDIATE on the claimer's connection, behind the file's
+ * in-process writer gate) holds the database's write lock, so claims are
+ * serialised. Due scheduled and
  * retryable jobs are claimed directly (run_at ≤ now is in the WHERE), so no
  * separate promotion pass is needed.
  *
@@ -14,8 +15,9 @@
  * release all say `AND lease_token = $t AND state = 'running'`: an attempt
  * that lost its lease (expired and re-claimed, timed out, cancelled, or
  * released) can no longer write its outcome. Completions and releases are
- * batched: one statement for many jobs, their (id, token, result) passed as
- * one JSON array parameter.
+ * batched: on PostgreSQL one statement for many jobs, their ids, tokens and
+ * results passed as three array parameters; a worker's completions and its
+ * next claim are even one statement (pg_round), one round trip per round.
  *
  * Rate limits: a task with rate_limit_per_s > 0 may start at most
  * ceil(rate × window) times per fixed window (window = 1 s, or 1/rate s
@@ -82,6 +84,9 @@ typedef struct claim_ctx {
     int n;
 } claim_ctx;
 
+static int job_from_row(claim_ctx *c, const db_result *r, int i, sm_error *err);
+static int pg_round(db *d, struct batch_unit_arg *b, claim_ctx *c, sm_error *err);
+
 static void job_clear(queue_job *j)
 {
     free(j->args);
@@ -108,26 +113,34 @@ static int claim_rows(claim_ctx *c, db *d, int filter, const char *task_param, i
     if (rc)
         return rc;
     for (int i = 0; i < db_result_rows(r) && c->n < c->limit; i++) {
-        queue_job *j = &c->jobs[c->n];
-        memset(j, 0, sizeof *j);
-        j->id = db_result_int(r, i, 0);
-        snprintf(j->queue, sizeof j->queue, "%s", db_result_text(r, i, 1));
-        snprintf(j->task, sizeof j->task, "%s", db_result_text(r, i, 2));
-        if (!(j->args = strdup(db_result_text(r, i, 3) ? db_result_text(r, i, 3) : "{}"))) {
+        if ((rc = job_from_row(c, r, i, err))) {
             db_result_free(r);
-            return sm_error_set(err, SM_ENOMEM, "out of memory");
+            return rc;
         }
-        j->attempt = (int)db_result_int(r, i, 4);
-        j->max_attempts = (int)db_result_int(r, i, 5);
-        snprintf(j->correlation_id, sizeof j->correlation_id, "%s",
-                 db_result_isnull(r, i, 6) ? "" : db_result_text(r, i, 6));
-        memcpy(j->token, c->token, sizeof j->token);
-        j->inserted_at = db_result_int(r, i, 7);
-        j->attempted_at = db_result_int(r, i, 8);
-        c->n++;
         (*got)++;
     }
     db_result_free(r);
+    return 0;
+}
+
+/* Appends the claimed job in row `i` of `r` (the claim's RETURNING columns). */
+static int job_from_row(claim_ctx *c, const db_result *r, int i, sm_error *err)
+{
+    queue_job *j = &c->jobs[c->n];
+    memset(j, 0, sizeof *j);
+    j->id = db_result_int(r, i, 0);
+    snprintf(j->queue, sizeof j->queue, "%s", db_result_text(r, i, 1));
+    snprintf(j->task, sizeof j->task, "%s", db_result_text(r, i, 2));
+    if (!(j->args = strdup(db_result_text(r, i, 3) ? db_result_text(r, i, 3) : "{}")))
+        return sm_error_set(err, SM_ENOMEM, "out of memory");
+    j->attempt = (int)db_result_int(r, i, 4);
+    j->max_attempts = (int)db_result_int(r, i, 5);
+    snprintf(j->correlation_id, sizeof j->correlation_id, "%s",
+             db_result_isnull(r, i, 6) ? "" : db_result_text(r, i, 6));
+    memcpy(j->token, c->token, sizeof j->token);
+    j->inserted_at = db_result_int(r, i, 7);
+    j->attempted_at = db_result_int(r, i, 8);
+    c->n++;
     return 0;
 }
 
@@ -169,7 +182,10 @@ static int claim_unit(db *d, void *arg, sm_error *err)
     int ntasks = jobs_task_count(), got, rc = 0;
     char *limited_text = NULL;
 
-    c->n = 0; /* db_write_tx may run the unit again after a retry */
+    /* The unit may run again after a retry: drop what a failed run claimed. */
+    for (int i = 0; i < c->n; i++)
+        job_clear(&c->jobs[i]);
+    c->n = 0;
     if (!limited)
         return sm_error_set(err, SM_ENOMEM, "out of memory");
     if (c->complete && (rc = batch_unit_fn(d, c->complete, err)))
@@ -218,6 +234,42 @@ done:
     return rc;
 }
 
+static bool queue_rate_limited(const char *queue, bool *any)
+{
+    bool here = false;
+    *any = false;
+    for (int i = 0; i < jobs_task_count(); i++) {
+        const jobs_task *t = jobs_task_at(i);
+        if (t->rate_limit_per_s > 0) {
+            *any = true;
+            here = here || strcmp(t->queue, queue) == 0;
+        }
+    }
+    return here;
+}
+
+/* SQLite: the claim's transaction on the caller's own connection (BEGIN
+ * IMMEDIATE behind the file's in-process writer gate, so it queues behind
+ * the group-commit writer's batch instead of polling the busy handler)
+ * rather than as a unit of that writer: the fetcher then wakes no other
+ * thread and waits for none, two thread switches less per round, which is
+ * most of an idle worker's enqueue-to-start latency. The commit is as
+ * durable as the writer's (same connection settings). */
+static int sqlite_claim(db *d, claim_ctx *c, sm_error *err)
+{
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        if ((rc = db_begin(d, true, err)) == 0) {
+            if ((rc = claim_unit(d, c, err)) == 0)
+                rc = db_commit(d, err);
+            else
+                db_rollback(d);
+        }
+        if (rc != SM_EBUSY || attempt >= 2)
+            return rc;
+    }
+}
+
 static int claim_with(db *d, struct batch_unit_arg *complete, const char *queue, const char *owner,
                       int limit, int64_t lease_ms, queue_job **out, int *n, sm_error *err)
 {
@@ -233,7 +285,16 @@ static int claim_with(db *d, struct batch_unit_arg *complete, const char *queue,
     sodium_bin2hex(c.token, sizeof c.token, raw, sizeof raw);
     if (!(c.jobs = calloc((size_t)limit, sizeof *c.jobs)))
         return sm_error_set(err, SM_ENOMEM, "out of memory");
-    rc = db_write_tx(d, claim_unit, &c, err);
+    bool any_limited;
+    if (db_get_kind(d) == DB_POSTGRES && !queue_rate_limited(queue, &any_limited)) {
+        rc = db_in_transaction(d)
+                 ? sm_error_set(err, SM_EINVAL, "queue_claim: a transaction is open")
+                 : pg_round(d, complete, &c, err);
+    } else if (db_get_kind(d) == DB_SQLITE && !db_in_transaction(d)) {
+        rc = sqlite_claim(d, &c, err);
+    } else {
+        rc = db_write_tx(d, claim_unit, &c, err);
+    }
     if (rc || c.n == 0) {
         queue_jobs_free(c.jobs, c.n);
         return rc;
@@ -295,37 +356,91 @@ static int query_tx(db *d, const char *sql, const db_value *p, int n, db_result 
     return rc;
 }
 
-/* [{"i":id,"t":token,"r":result}, ...] as text (owned), or NULL. */
-static char *done_json(const queue_done *done, int n)
+/* PostgreSQL array literals of a batch (text format, owned): ids "{1,2}",
+ * tokens and results as quoted elements ("…" with \\ and \" escaped; a
+ * NULL result is an unquoted NULL). The batch statements pair them up by
+ * position: array_position(ids, jobs.id) finds a job's token and result. */
+typedef struct pg_batch {
+    char *ids, *tokens, *results;
+} pg_batch;
+
+static void pg_batch_free(pg_batch *b)
 {
-    json_t *arr = json_array();
-    char *text = NULL;
-    for (int i = 0; arr && i < n; i++) {
-        json_t *o = json_pack("{sI ss}", "i", (json_int_t)done[i].id, "t",
-                              done[i].token ? done[i].token : "");
-        if (o && done[i].result_json) {
-            json_t *res = json_loads(done[i].result_json, JSON_DECODE_ANY, NULL);
-            if (res)
-                json_object_set_new(o, "r", res);
-        }
-        if (!o || json_array_append_new(arr, o))
-            goto fail;
+    free(b->ids);
+    free(b->tokens);
+    free(b->results);
+    memset(b, 0, sizeof *b);
+}
+
+/* Appends `s` quoted (or NULL) to the growing buffer; false when out of memory. */
+static bool buf_put(char **buf, size_t *len, size_t *cap, const char *s, bool quote)
+{
+    size_t need = *len + (s ? 2 * strlen(s) + 3 : 4) + 2;
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap : 64;
+        while (ncap < need)
+            ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return false;
+        *buf = nb;
+        *cap = ncap;
     }
-    if (arr)
-        text = json_dumps(arr, JSON_COMPACT);
-fail:
-    json_decref(arr);
-    return text;
+    char *o = *buf + *len;
+    if (!s) {
+        memcpy(o, "NULL", 4);
+        o += 4;
+    } else {
+        if (quote)
+            *o++ = '"';
+        for (; *s; s++) {
+            if (quote && (*s == '"' || *s == '\\'))
+                *o++ = '\\';
+            *o++ = *s;
+        }
+        if (quote)
+            *o++ = '"';
+    }
+    *o = '\0';
+    *len = (size_t)(o - *buf);
+    return true;
+}
+
+static int pg_batch_make(const queue_done *done, int n, pg_batch *b, sm_error *err)
+{
+    size_t len[3] = {0}, cap[3] = {0};
+    char **out[3] = {&b->ids, &b->tokens, &b->results};
+    char num[24];
+    memset(b, 0, sizeof *b);
+    for (int k = 0; k < 3; k++)
+        if (!buf_put(out[k], &len[k], &cap[k], "{", false))
+            goto oom;
+    for (int i = 0; i < n; i++) {
+        snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)done[i].id);
+        if (!buf_put(&b->ids, &len[0], &cap[0], num, false) ||
+            (i && (!buf_put(&b->tokens, &len[1], &cap[1], ",", false) ||
+                   !buf_put(&b->results, &len[2], &cap[2], ",", false))) ||
+            !buf_put(&b->tokens, &len[1], &cap[1], done[i].token ? done[i].token : "", true) ||
+            !buf_put(&b->results, &len[2], &cap[2], done[i].result_json, true))
+            goto oom;
+    }
+    for (int k = 0; k < 3; k++)
+        if (!buf_put(out[k], &len[k], &cap[k], "}", false))
+            goto oom;
+    return 0;
+oom:
+    pg_batch_free(b);
+    return sm_error_set(err, SM_ENOMEM, "out of memory");
 }
 
 /* A batch of per-job writes in one transaction. SQLite: one cached
  * statement per job (a rowid look-up each, no parsing); PostgreSQL: one
- * statement over the JSON array (one round trip). */
+ * statement over the arrays (one round trip). */
 typedef struct batch_unit_arg {
     const char *sqlite_sql, *pg_sql;
     const queue_done *done;
     int n;
-    const char *json;
+    pg_batch pg;
     int64_t now, affected;
 } batch_unit_arg;
 
@@ -334,9 +449,11 @@ static int batch_unit_fn(db *d, void *arg, sm_error *err)
     batch_unit_arg *b = arg;
     int rc;
     b->affected = 0;
+    if (b->n <= 0)
+        return 0;
     if (db_get_kind(d) == DB_POSTGRES) {
-        db_value p[] = {DB_T(b->json), DB_I(b->now)};
-        return db_exec(d, b->pg_sql, p, 2, &b->affected, err);
+        db_value p[] = {DB_T(b->pg.ids), DB_I(b->now), DB_T(b->pg.results), DB_T(b->pg.tokens)};
+        return db_exec(d, b->pg_sql, p, 4, &b->affected, err);
     }
     for (int i = 0; i < b->n; i++) {
         int64_t one = 0;
@@ -354,16 +471,15 @@ static int batch_write(db *d, const char *sqlite_sql, const char *pg_sql, const 
 {
     batch_unit_arg b = {
         .sqlite_sql = sqlite_sql, .pg_sql = pg_sql, .done = done, .n = n, .now = clock_now_ms()};
-    char *text = NULL;
     int rc;
     if (affected)
         *affected = 0;
     if (n <= 0)
         return 0;
-    if (db_get_kind(d) == DB_POSTGRES && !(b.json = text = done_json(done, n)))
-        return sm_error_set(err, SM_ENOMEM, "out of memory");
+    if (db_get_kind(d) == DB_POSTGRES && (rc = pg_batch_make(done, n, &b.pg, err)))
+        return rc;
     rc = db_write_tx(d, batch_unit_fn, &b, err);
-    free(text);
+    pg_batch_free(&b.pg);
     if (affected && rc == 0)
         *affected = b.affected;
     return rc;
@@ -374,14 +490,93 @@ static int batch_write(db *d, const char *sqlite_sql, const char *pg_sql, const 
 #define COMPLETE_SQLITE                                                                            \
     "UPDATE jobs SET state = 'succeeded', finished_at = $2, result = $3, " LEASE_CLEAR             \
     " WHERE id = $1 AND lease_token = $4 AND state = 'running'"
-#define COMPLETE_PG                                                                                \
-    "UPDATE jobs SET state = 'succeeded', finished_at = $2, result = c.r::text, " LEASE_CLEAR      \
-    " FROM jsonb_to_recordset($1::jsonb) AS c(i bigint, t text, r jsonb) "                         \
-    "WHERE jobs.id = c.i AND jobs.lease_token = c.t AND jobs.state = 'running'"
+/* PostgreSQL: ids, tokens and results as arrays ($1, $4, $3); each row is
+ * checked against the token at its own position. The rows must be found
+ * through the primary key (id = ANY): given `state = 'running'` the planner
+ * liked to scan the state index instead, whose `running` range is full of
+ * dead entries on a busy queue (thousands of heap visits per batch, most of
+ * the server's time). The COLLATE "C" makes that comparison unusable as an
+ * index condition without changing its meaning (equality is bytewise in
+ * any deterministic collation). */
+#define PG_RUNNING "jobs.state = 'running' COLLATE \"C\""
+#define PG_AT(ARR, IDS) "(" ARR ")[array_position(" IDS ", jobs.id)]"
+#define COMPLETE_PG_WHERE(IDS, TOKENS)                                                             \
+    " WHERE jobs.id = ANY(" IDS ") AND jobs.lease_token = " PG_AT(TOKENS, IDS) " AND " PG_RUNNING
+#define COMPLETE_PG_SET(NOW, IDS, RESULTS, TOKENS)                                                 \
+    "UPDATE jobs SET state = 'succeeded', finished_at = " NOW                                      \
+    ", result = " PG_AT(RESULTS, IDS) ", " LEASE_CLEAR                                             \
+    COMPLETE_PG_WHERE(IDS, TOKENS)
+#define COMPLETE_PG COMPLETE_PG_SET("$2", "$1::bigint[]", "$3::text[]", "$4::text[]")
 
 int queue_complete(db *d, const queue_done *done, int n, int64_t *affected, sm_error *err)
 {
     return batch_write(d, COMPLETE_SQLITE, COMPLETE_PG, done, n, affected, err);
+}
+
+/* PostgreSQL, when no rate-limited task runs on the queue: the completions
+ * and the claim as one statement (two data-modifying CTEs, one implicit
+ * transaction): one round trip and one commit per round instead of four
+ * round trips (BEGIN, complete, claim, COMMIT). The completion touches
+ * running rows and the claim available ones, so the two never meet. The
+ * result is one row per claimed job, or one row of NULLs when none was,
+ * each carrying the number of completions in its last column. */
+#define PG_ROUND_DONE COMPLETE_PG_SET("$4", "$8::bigint[]", "$10::text[]", "$9::text[]")
+#define PG_ROUND(F)                                                                                \
+    "WITH done AS (" PG_ROUND_DONE " RETURNING 1), claimed AS (" PG_CLAIM(                         \
+        F) ") "                                                                                    \
+           "SELECT claimed.*, (SELECT count(*) FROM done) FROM (SELECT 1) AS one "                 \
+           "LEFT JOIN claimed ON true"
+
+static int pg_round(db *d, batch_unit_arg *b, claim_ctx *c, sm_error *err)
+{
+    static const pg_batch none = {.ids = "{}", .tokens = "{}", .results = "{}"};
+    const pg_batch *arrays = b && b->n > 0 ? &b->pg : &none;
+    static const char *const sql[2] = {
+        PG_ROUND("AND $6::text IS NULL"),
+        PG_ROUND("AND task <> ALL (SELECT jsonb_array_elements_text($6::jsonb))"),
+    };
+    json_t *limited = NULL;
+    char *limited_text = NULL;
+    db_result *r = NULL;
+    bool any;
+    int rc;
+    queue_rate_limited(c->queue, &any);
+    if (any) {
+        limited = json_array();
+        for (int i = 0; limited && i < jobs_task_count(); i++)
+            if (jobs_task_at(i)->rate_limit_per_s > 0)
+                json_array_append_new(limited, json_string(jobs_task_at(i)->name));
+        if (!limited || !(limited_text = json_dumps(limited, JSON_COMPACT))) {
+            json_decref(limited);
+            return sm_error_set(err, SM_ENOMEM, "out of memory");
+        }
+        json_decref(limited);
+    }
+    int64_t now = clock_now_ms();
+    db_value p[] = {
+        DB_T(c->owner),       DB_T(c->token),       DB_I(now + c->lease_ms), DB_I(now),
+        DB_T(c->queue),       DB_T(limited_text),   DB_I(c->limit),          DB_T(arrays->ids),
+        DB_T(arrays->tokens), DB_T(arrays->results)};
+    /* A deadlock with an operator's cancel or retry is retried, like db_write_tx. */
+    for (int attempt = 0;; attempt++) {
+        rc = db_query(d, sql[any], p, 10, &r, err);
+        if (rc != SM_EBUSY || attempt >= 2)
+            break;
+    }
+    free(limited_text);
+    if (rc)
+        return rc;
+    c->n = 0;
+    for (int i = 0; i < db_result_rows(r); i++) {
+        if (b)
+            b->affected = db_result_int(r, i, 9);
+        if (db_result_isnull(r, i, 0) || c->n >= c->limit)
+            continue;
+        if ((rc = job_from_row(c, r, i, err)))
+            break;
+    }
+    db_result_free(r);
+    return rc;
 }
 
 int queue_complete_and_claim(db *d, const queue_done *done, int ndone, int64_t *completed,
@@ -393,14 +588,15 @@ int queue_complete_and_claim(db *d, const queue_done *done, int ndone, int64_t *
                         .done = done,
                         .n = ndone,
                         .now = clock_now_ms()};
-    char *text = NULL;
     int rc;
     if (completed)
         *completed = 0;
-    if (ndone > 0 && db_get_kind(d) == DB_POSTGRES && !(b.json = text = done_json(done, ndone)))
-        return sm_error_set(err, SM_ENOMEM, "out of memory");
-    rc = claim_with(d, ndone > 0 ? &b : NULL, queue, owner, limit, lease_ms, out, n, err);
-    free(text);
+    if (ndone < 0 || (ndone > 0 && !done))
+        return sm_error_set(err, SM_EINVAL, "queue_complete_and_claim: invalid argument");
+    if (db_get_kind(d) == DB_POSTGRES && (rc = pg_batch_make(done, ndone, &b.pg, err)))
+        return rc;
+    rc = claim_with(d, &b, queue, owner, limit, lease_ms, out, n, err);
+    pg_batch_free(&b.pg);
     if (completed && rc == 0)
         *completed = b.affected;
     return rc;
@@ -413,8 +609,8 @@ int queue_release(db *d, const queue_done *jobs, int n, int64_t *affected, sm_er
         "UPDATE jobs SET state = 'available', attempt = attempt - 1, run_at = $2, " LEASE_CLEAR
         " WHERE id = $1 AND lease_token = $4 AND state = 'running' AND $3 IS NULL",
         "UPDATE jobs SET state = 'available', attempt = attempt - 1, run_at = $2, " LEASE_CLEAR
-        " FROM jsonb_to_recordset($1::jsonb) AS c(i bigint, t text) "
-        "WHERE jobs.id = c.i AND jobs.lease_token = c.t AND jobs.state = 'running'",
+        " WHERE jobs.id = ANY($1::bigint[]) AND jobs.lease_token = " PG_AT(
+            "$4::text[]", "$1::bigint[]") " AND " PG_RUNNING " AND $3::text[] IS NOT NULL",
         jobs, n, affected, err);
 }
 

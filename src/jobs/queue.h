@@ -74,8 +74,11 @@ typedef struct queue_done {
  * *affected (may be NULL) gets how many were accepted. */
 int queue_complete(db *d, const queue_done *done, int n, int64_t *affected, sm_error *err);
 
-/* queue_complete() then queue_claim() in one transaction (one commit, one
- * round trip to the SQLite writer): the worker's steady-state cycle. */
+/* queue_complete() then queue_claim() in one transaction, one commit: the
+ * worker's steady-state cycle. PostgreSQL: one statement (one round trip)
+ * unless a rate-limited task runs on `queue`; SQLite: a write transaction
+ * on `d` itself (not the group-commit writer thread). `d` must not be in a
+ * transaction. *completed (may be NULL) gets how many were accepted. */
 int queue_complete_and_claim(db *d, const queue_done *done, int ndone, int64_t *completed,
                              const char *queue, const char *owner, int limit, int64_t lease_ms,
                              queue_job **out, int *n, sm_error *err);

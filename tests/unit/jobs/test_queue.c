@@ -188,6 +188,81 @@ static void expired_lease_is_redelivered_and_stale_completion_rejected(void **st
     queue_jobs_free(b, 1);
 }
 
+static int cmp_job_id(const void *x, const void *y)
+{
+    const queue_job *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The batch writes check every job's token on its own: one stale entry in
+ * a batch is refused while the others are written, and the completions
+ * share their statement (PostgreSQL) or transaction (SQLite) with the next
+ * claim. Results that need quoting survive the batch's array encoding. */
+static void batch_completion_rejects_stale_tokens_and_completes_the_rest(void **state)
+{
+    fixture *f = *state;
+    queue_job *a = NULL, *b = NULL;
+    int n = 0;
+    int64_t id[4], completed = -1, affected = -1;
+    char st[16], res[128];
+    for (int i = 0; i < 4; i++)
+        id[i] = enqueue(f->d, "noop", NULL, NULL, NULL);
+    OK(queue_claim(f->d, "test", "w1", 4, 60000, &a, &n, &g_err));
+    assert_int_equal(n, 4);
+    qsort(a, 4, sizeof *a, cmp_job_id); /* RETURNING has no order */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(a[i].id, id[i]);
+    int64_t later = enqueue(f->d, "noop", NULL, NULL, NULL);
+    OK(queue_cancel(f->d, id[1], &g_err)); /* clears its token */
+    const char *quoted = "{\"s\":\"a\\\"b\\\\c {x,y} NULL\"}";
+    queue_done done[4] = {
+        {a[0].id, a[0].token, quoted},
+        {a[1].id, a[1].token, NULL},
+        {a[2].id, "00000000000000000000000000000000", NULL}, /* a stale lease */
+        {a[3].id, a[3].token, "[1,2]"},
+    };
+    OK(queue_complete_and_claim(f->d, done, 4, &completed, "test", "w1", 4, 60000, &b, &n, &g_err));
+    assert_int_equal(completed, 2);
+    assert_int_equal(n, 1);
+    assert_int_equal(b[0].id, later);
+    text_of(f->d, "SELECT state FROM jobs WHERE id = $1", id[0], st, sizeof st);
+    assert_string_equal(st, "succeeded");
+    text_of(f->d, "SELECT result FROM jobs WHERE id = $1", id[0], res, sizeof res);
+    json_t *rv = json_loads(res, 0, NULL);
+    assert_non_null(rv);
+    assert_string_equal(json_string_value(json_object_get(rv, "s")), "a\"b\\c {x,y} NULL");
+    json_decref(rv);
+    text_of(f->d, "SELECT state FROM jobs WHERE id = $1", id[1], st, sizeof st);
+    assert_string_equal(st, "cancelled");
+    text_of(f->d, "SELECT state FROM jobs WHERE id = $1", id[2], st, sizeof st);
+    assert_string_equal(st, "running");
+    text_of(f->d, "SELECT state FROM jobs WHERE id = $1", id[3], st, sizeof st);
+    assert_string_equal(st, "succeeded");
+    assert_int_equal(
+        scalar(f->d, "SELECT COUNT(*) FROM jobs WHERE id = $1 AND result IS NULL", id[3]), 0);
+    /* The stale entry's job is still the holder's to complete. */
+    OK(queue_complete(f->d, &(queue_done){a[2].id, a[2].token, NULL}, 1, &affected, &g_err));
+    assert_int_equal(affected, 1);
+    /* Releases are checked the same way. */
+    queue_done rel[2] = {{b[0].id, a[0].token, NULL}, {b[0].id, b[0].token, NULL}};
+    OK(queue_release(f->d, rel, 1, &affected, &g_err));
+    assert_int_equal(affected, 0);
+    OK(queue_release(f->d, rel + 1, 1, &affected, &g_err));
+    assert_int_equal(affected, 1);
+    text_of(f->d, "SELECT state FROM jobs WHERE id = $1", later, st, sizeof st);
+    assert_string_equal(st, "available");
+    assert_int_equal(scalar(f->d, "SELECT attempt FROM jobs WHERE id = $1", later), 0);
+    /* Nothing to complete, nothing to claim: one empty round. */
+    queue_jobs_free(b, 1);
+    b = NULL;
+    OK(queue_complete_and_claim(f->d, NULL, 0, &completed, "empty", "w1", 4, 60000, &b, &n,
+                                &g_err));
+    assert_int_equal(completed, 0);
+    assert_int_equal(n, 0);
+    assert_null(b);
+    queue_jobs_free(a, 4);
+}
+
 /* Claims the job (making it due first), returns its token in tok. */
 static void claim_one(db *d, int64_t id, int attempt, char *tok)
 {
@@ -343,6 +418,7 @@ int main(void)
         QTEST(enqueue_in_rolled_back_transaction_leaves_no_job),
         QTEST(claim_is_exclusive_under_four_threads),
         QTEST(expired_lease_is_redelivered_and_stale_completion_rejected),
+        QTEST(batch_completion_rejects_stale_tokens_and_completes_the_rest),
         QTEST(fails_twice_then_succeeds_with_history),
         QTEST(always_failing_job_is_discarded_then_retried_by_hand),
         QTEST(backoff_grows_with_jitter),
