@@ -4,13 +4,19 @@
 #   bench/ws.sh [CLIENTS] [ROUNDS]        defaults: 1000 clients, 20 rounds
 #
 # Starts `smartmarket serve` on a fresh SQLite database, connects CLIENTS idle
-# WebSocket clients to /ws/admin/orders/ (spread over several Node processes,
-# 2500 per process), measures the server's RSS growth per idle connection,
-# then ROUNDS times: POST /api/orders/ and, from the moment the POST
-# returned, the time until every client received that order's event
-# (CLOCK_MONOTONIC, shared by all processes of the machine). Prints p50, p99
-# and max over all deliveries, and the RSS per connection, as one JSON line.
-# Env: SM_BIN (default build/smartmarket), SM_WORKERS (event loops, default auto).
+# WebSocket clients to /ws/admin/orders/, measures the server's RSS growth per
+# idle connection, then ROUNDS times: POST /api/orders/ and, from the moment
+# the POST returned, the time until every client received that order's event
+# (CLOCK_MONOTONIC). Prints p50, p99 and max over all deliveries, and the RSS
+# per connection, as one JSON line; exits non-zero when a delivery is missing.
+#
+# The clients are bench/ws_client.c (native: epoll reader threads, the POSTs
+# on one keep-alive socket of the same process; see its header for what it
+# checks and prints). SM_WS_CLIENT=node uses the older Node `ws` clients
+# (2500 per process), whose JSON parsing dominates the figure at 10k.
+# Env: SM_BIN (default build/smartmarket), SM_WORKERS (event loops, default
+# auto), SM_WS_READERS (native reader threads, default 1), SM_WS_PERF=FILE
+# (record `perf record -g` of the server during the rounds into FILE).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +47,11 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+TOKEN=$(curl -fs -H 'Content-Type: application/json' \
+    -d '{"email":"admin@bench.test","password":"bench-admin-password"}' \
+    "http://127.0.0.1:$PORT/api/auth/login/" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+
+if [ "${SM_WS_CLIENT:-native}" = node ]; then
 cat >"$WORK/bench.cjs" <<'JS'
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -114,7 +125,21 @@ if (role === 'worker') {
 }
 JS
 
-TOKEN=$(curl -fs -H 'Content-Type: application/json' \
-    -d '{"email":"admin@bench.test","password":"bench-admin-password"}' \
-    "http://127.0.0.1:$PORT/api/auth/login/" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-NODE_PATH="$ROOT/tests/e2e/node_modules" node "$WORK/bench.cjs" main "http://127.0.0.1:$PORT" "$TOKEN" "$CLIENTS" "$ROUNDS" "$SERVER_PID"
+    NODE_PATH="$ROOT/tests/e2e/node_modules" node "$WORK/bench.cjs" main "http://127.0.0.1:$PORT" "$TOKEN" "$CLIENTS" "$ROUNDS" "$SERVER_PID"
+    exit
+fi
+
+cc -O2 -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -o "$WORK/ws_client" \
+    "$ROOT/bench/ws_client.c" -lcrypto
+PRODUCT=$(curl -fs -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -d '{"name":"Bench product","price_cents":100,"stock":1000000}' \
+    "http://127.0.0.1:$PORT/api/products/" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+[ -n "$PRODUCT" ] || { echo "ws.sh: could not create the product" >&2; exit 1; }
+PERF_PID=""
+if [ -n "${SM_WS_PERF:-}" ]; then
+    perf record -g -o "$SM_WS_PERF" -p "$SERVER_PID" >/dev/null 2>&1 &
+    PERF_PID=$!
+fi
+"$WORK/ws_client" 127.0.0.1 "$PORT" "$TOKEN" "$CLIENTS" "$ROUNDS" "$PRODUCT" "$SERVER_PID" \
+    "${SM_WS_READERS:-1}"
+if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi

@@ -145,7 +145,8 @@ static void sub_send(rt_sub *s, rt_frame_kind kind, uint64_t seq, const char *ep
         return;
     }
     s->last = seq;
-    snprintf(s->epoch, sizeof s->epoch, "%s", epoch);
+    if (strcmp(s->epoch, epoch) != 0) /* per subscriber per event: no snprintf */
+        snprintf(s->epoch, sizeof s->epoch, "%s", epoch);
 }
 
 static size_t control_frame(char *out, const char *type, const char *channel, const char *epoch,

@@ -705,6 +705,59 @@ static void slow_consumer_gets_ebusy_then_4008(void **state)
     raw_client_close(c);
 }
 
+/* Sends on an idle connection take the direct path (ws.c: ws_write_direct):
+ * each message must still be one minimal, unmasked, final text frame, for
+ * every length encoding, in order, and a close requested after them must
+ * come after them. */
+static void direct_sends_frame_every_length_and_keep_the_close_last(void **state)
+{
+    (void)state;
+    forget_latest_ws();
+    int before = closes_now();
+    client *c = ws_open();
+    http_ws *ws = latest_ws();
+    assert_non_null(ws);
+    static const size_t lens[] = {0, 1, 125, 126, 127, 65535, 65536, 69999};
+    static char msg[70000];
+    static frame f;
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('a' + i % 26);
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        assert_int_equal(http_ws_send_text(ws, msg, lens[k]), 0);
+        assert_true(raw_client_need(c, 2));
+        unsigned want = lens[k] < 126 ? (unsigned)lens[k] : lens[k] < 65536 ? 126u : 127u;
+        assert_int_equal(c->buf[1] & 0x7f, want); /* the shortest length encoding */
+        assert_true(read_frame(c, &f));
+        assert_int_equal(f.fin, 1);
+        assert_int_equal(f.opcode, 0x1);
+        assert_int_equal(f.len, lens[k]);
+        assert_memory_equal(f.data, msg, lens[k]);
+    }
+    /* A batch larger than one uv_try_write's, then the close behind it. */
+    for (int i = 0; i < 100; i++) {
+        char num[16];
+        int n = snprintf(num, sizeof num, "%d", i);
+        assert_int_equal(http_ws_send_text(ws, num, (size_t)n), 0);
+    }
+    http_ws_close(ws, 4008, "slow consumer");
+    for (int i = 0; i < 100; i++) {
+        assert_true(read_frame(c, &f));
+        if (f.opcode == 0x9) { /* a keep-alive ping may come in between */
+            i--;
+            continue;
+        }
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        assert_int_equal(f.opcode, 0x1);
+        assert_int_equal(f.len, strlen(want));
+        assert_memory_equal(f.data, want, f.len);
+    }
+    assert_int_equal(read_close(c, NULL, 0), 4008);
+    http_ws_release(ws);
+    raw_client_close(c);
+    assert_int_equal(wait_closes(before + 1), 4008);
+}
+
 static void silent_peer_is_pinged_then_dropped(void **state)
 {
     (void)state;
@@ -784,6 +837,7 @@ int main(void)
         cmocka_unit_test(peer_close_is_echoed_and_reported),
         cmocka_unit_test(sends_from_another_thread_arrive_in_order),
         cmocka_unit_test(slow_consumer_gets_ebusy_then_4008),
+        cmocka_unit_test(direct_sends_frame_every_length_and_keep_the_close_last),
         cmocka_unit_test(silent_peer_is_pinged_then_dropped),
         cmocka_unit_test(answering_pings_keeps_the_connection),
         cmocka_unit_test(upgrade_taken_back_still_owes_on_close),
