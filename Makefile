@@ -1,5 +1,7 @@
 # SmartMarket build. `make` builds build/smartmarket; `make help` lists targets.
 # Sources are found by wildcard: a new .c under src/ needs no edit here.
+# C everywhere; the one C++ file is src/ml/ann.cc, the shim over FAISS
+# (docs/ML.md "Approximate index"), compiled with CXX and the same SAN.
 
 CC       ?= cc
 PKGS     := libuv jansson libsodium sqlite3 libpq zlib libcurl hiredis libutf8proc lapacke openblas libcrypto
@@ -11,11 +13,18 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -I$(BUILD)/gen \
             $(shell pkg-config --cflags $(PKGS)) $(SAN)
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lstemmer -lpthread -lm
+CXX      ?= g++
+CXXFLAGS ?= $(filter -O% -g%,$(CFLAGS))
+CXXFLAGS += -std=c++17 -D_GNU_SOURCE -pthread -fopenmp -Wall -Wextra -Werror -Wshadow -Isrc $(SAN)
+# libfaiss.a (no shared library in Debian) before the BLAS it calls; then
+# OpenMP and the C++ runtime it needs, since the link runs through $(CC).
+LDLIBS   += -lfaiss $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay -lstemmer \
+            -lgomp -lstdc++ -lpthread -lm
 LDFLAGS  += $(SAN)
 
 SRC      := $(shell find src -name '*.c' | sort)
-OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
+CXXSRC   := $(shell find src -name '*.cc' | sort)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(CXXSRC:%.cc=$(BUILD)/%.o) $(BUILD)/gen/migrations_data.o
 LIBOBJ   := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 DEP      := $(OBJ:.o=.d)
 MIGR     := $(sort $(wildcard src/db/migrations/*.sql))
@@ -41,6 +50,10 @@ $(BUILD)/smartmarket: $(OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c -o $@ $<
 
 # Migrations are SQL files embedded into the binary as C arrays. The list
 # file changes whenever a migration is added or removed, so a new file
@@ -75,10 +88,10 @@ asan:
 	CFLAGS="-O1 -g" SM_BUILD=build-asan SM_SAN="$(ASAN_SAN)" sh scripts/test.sh
 
 format:
-	clang-format -i $(SRC) $(shell find src tests/unit -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$')
+	clang-format -i $(SRC) $(CXXSRC) $(shell find src tests/unit -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$')
 
 format-check:
-	clang-format --dry-run --Werror $(shell find src tests/unit -name '*.c' -o -name '*.h')
+	clang-format --dry-run --Werror $(shell find src tests/unit -name '*.c' -o -name '*.cc' -o -name '*.h')
 
 # One clang-tidy per file, so `make -j2 tidy` uses both cores.
 TIDY_STAMPS := $(SRC:%.c=$(BUILD)/tidy/%.ok)

@@ -4,7 +4,8 @@
 set -eu
 BUILD_PKGS="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
 libsodium-dev libsqlite3-dev libpq-dev zlib1g-dev sqlite3 libwslay-dev libhiredis-dev \
-libcurl4-openssl-dev libutf8proc-dev libstemmer-dev libopenblas-dev liblapacke-dev libssl-dev"
+libcurl4-openssl-dev libutf8proc-dev libstemmer-dev libopenblas-dev liblapacke-dev libssl-dev \
+g++ libfaiss-dev"
 TEST_PKGS="libcmocka-dev postgresql redis-server python3-aiosmtpd nodejs npm clang-format \
 clang-tidy curl"
 BENCH_PKGS="wrk nginx-light"

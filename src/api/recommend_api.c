@@ -9,6 +9,12 @@
  * first, bounded) from the database on a miss, so a new order changes the
  * answer at once rather than at the next build.
  *
+ * Similar products blend co-purchase neighbours with content neighbours
+ * (ml/rec_content.h: nearest vectors of the active search version), so a
+ * product without orders still gets its look-alikes; a product without a
+ * vector (built after the last build) gets co-purchase, category and
+ * popularity fill-ins as before.
+ *
  * Responses are cached in the process cache (ops/cache.h) under
  * "rec:user:<id>:<limit>", "rec:similar:<id>:<limit>", "rec:bought:<id>:<limit>",
  * with the model version in the stored value so a rebuild invalidates them.
@@ -25,6 +31,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "ml/artefact.h"
+#include "ml/rec_content.h"
 #include "ml/recommend.h"
 #include "ops/cache.h"
 #include "shop/catalog_json.h"
@@ -245,7 +252,8 @@ static void serve(http_request *req, http_response *res, const api_principal *wh
     }
     int want = (int)limit + REC_SLACK;
     if (m && kind == REC_SIMILAR) {
-        n = rec_similar(m, NULL, NULL, id, want, items, &src);
+        rec_content content = rec_content_active(data_dir()); /* the search vectors */
+        n = rec_similar(m, NULL, &content, id, want, items, &src);
     } else if (m && kind == REC_ALSO_BOUGHT) {
         n = rec_also_bought(m, id, want, items, &src);
     } else if (m) {

@@ -275,6 +275,20 @@ int config_load(sm_config *cfg, sm_error *err)
     STR("BEAT_SCHEDULE", "", beat_schedule);
     INT("BEAT_LEASE_SECONDS", 30, 3, 3600, beat_lease_s);
 
+    /* ML embeddings (docs/ML.md "External embeddings") */
+    STR("EMBEDDINGS_URL", "", embeddings_url);
+    if (cfg->embeddings_url[0] && strncmp(cfg->embeddings_url, "http://", 7) != 0 &&
+        strncmp(cfg->embeddings_url, "https://", 8) != 0)
+        return sm_error_set(err, SM_ECONFIG, "EMBEDDINGS_URL: '%s' is not http(s)://...",
+                            cfg->embeddings_url);
+    STR("EMBEDDINGS_MODEL", "text-embedding-3-small", embeddings_model);
+    STR("EMBEDDINGS_API_KEY", "", embeddings_api_key);
+    INT("EMBEDDINGS_TIMEOUT_MS", 30000, 100, 600000, embeddings_timeout_ms);
+    INT("EMBEDDINGS_BATCH", 64, 1, 256, embeddings_batch);
+    /* ML approximate vector index (docs/ML.md "Approximate index") */
+    INT("ML_ANN_MIN_DOCS", 20000, 1, 100000000, ml_ann_min_docs);
+    INT("ML_ANN_NPROBE", 16, 1, 65536, ml_ann_nprobe);
+
     const char *secret = getenv("SECRET_KEY");
     if (secret && *secret) {
         if (strlen(secret) < 32 || strlen(secret) >= sizeof cfg->secret_key)

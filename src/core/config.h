@@ -88,6 +88,15 @@ typedef struct sm_config {
     char beat_timezone[64];   /* BEAT_TIMEZONE: IANA zone of the schedule, default UTC */
     char beat_schedule[4096]; /* BEAT_SCHEDULE: "task=cron;…", "" = the built-in schedule */
     int beat_lease_s;         /* BEAT_LEASE_SECONDS: leader lease, renewed every third */
+
+    /* ML: an OpenAI-compatible embeddings service (ml/embed.h, docs/ML.md) */
+    char embeddings_url[CONFIG_STR_MAX]; /* EMBEDDINGS_URL, "" = LSI vectors */
+    char embeddings_model[128];          /* EMBEDDINGS_MODEL */
+    char embeddings_api_key[512];        /* EMBEDDINGS_API_KEY, "" = no Authorization */
+    int embeddings_timeout_ms;           /* EMBEDDINGS_TIMEOUT_MS: one build request */
+    int embeddings_batch;                /* EMBEDDINGS_BATCH: texts per request */
+    int ml_ann_min_docs; /* ML_ANN_MIN_DOCS: documents from which search builds an ANN index */
+    int ml_ann_nprobe;   /* ML_ANN_NPROBE: IVF cells probed per vector query */
 } sm_config;
 
 /* Loads the configuration from the environment into `cfg` and makes it the

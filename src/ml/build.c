@@ -7,19 +7,23 @@
  * is written, then mapped back and opened exactly as a server would, and
  * the vectors are computed from that mapping. Extra builders (registered
  * by other modules) run last; then the whole folder is loaded as a
- * snapshot — the verification — and only then committed and switched. */
+ * snapshot — the verification, which reads the approximate index back
+ * when there is one — and only then committed and switched. */
 #include "ml/build.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "ml/ann.h"
 #include "ml/artefact.h"
 #include "ml/docs.h"
 #include "ml/lexical.h"
 #include "ml/snapshot.h"
 #include "ml/text.h"
 #include "ml/vectors.h"
+#include "ml/vindex.h"
 
 #define BUILD_PAGE 5000
 
@@ -123,8 +127,40 @@ static int read_catalogue(db *d, text_analyzer *a, lexical_builder *lb, docs_bui
     return rc;
 }
 
+/* The approximate vector index, when the catalogue is large enough: built
+ * from vectors.bin as written, its parameters and measured recall into the
+ * manifest's parameters ("ann"), or {"kind": "exact"} below the threshold. */
+static int build_ann(const char *dir, const lexical_index *ix, ml_progress_fn pf, void *pctx,
+                     json_t *params, sm_error *err)
+{
+    const sm_config *cfg = config_get();
+    uint32_t min_docs = cfg ? (uint32_t)cfg->ml_ann_min_docs : VINDEX_ANN_MIN_DOCS_DEFAULT;
+    uint32_t nprobe = cfg ? (uint32_t)cfg->ml_ann_nprobe : ANN_NPROBE_DEFAULT;
+    artefact_map map = {0};
+    vectors_index v;
+    int rc = artefact_map_file(dir, "vectors.bin", &map, err);
+    if (rc == 0)
+        rc = vectors_index_open(map.data, map.len, ix, &v, err);
+    if (rc == 0 && (v.ndocs < min_docs || v.dim == 0)) {
+        json_t *o = json_pack("{sssi}", "kind", "exact", "min_docs", (int)min_docs);
+        if (!o || json_object_set_new(params, "ann", o) != 0)
+            rc = sm_error_set(err, SM_ENOMEM, "out of memory");
+    } else if (rc == 0) {
+        json_t *info = NULL;
+        progress(pf, pctx, "ann", 0, 1);
+        rc = vindex_ann_write(v.docs, v.ndocs, v.dim, dir, nprobe, &info, err);
+        if (rc == 0) {
+            json_object_set_new(info, "min_docs", json_integer(min_docs));
+            json_object_set_new(params, "ann", info);
+        }
+        progress(pf, pctx, "ann", 1, 1);
+    }
+    artefact_unmap(&map);
+    return rc;
+}
+
 static int build_into(db *d, artefact_build *b, ml_progress_fn pf, void *pctx, json_t *counts,
-                      sm_error *err)
+                      json_t *params, sm_error *err)
 {
     text_analyzer *a = NULL;
     lexical_builder *lb = lexical_builder_new();
@@ -158,10 +194,11 @@ static int build_into(db *d, artefact_build *b, ml_progress_fn pf, void *pctx, j
         (rc = lexical_index_open(lexmap.data, lexmap.len, &ix, err)) != 0)
         goto done;
     progress(pf, pctx, "vectors", 0, 1);
-    if ((rc = artefact_path(b->dir, "vectors.bin", path, err)) != 0 ||
-        (rc = vectors_build_lsi(&ix, VECTORS_DIM_DEFAULT, path, err)) != 0)
+    if ((rc = vectors_build(d, &ix, b->dir, b->root, counts, err)) != 0) /* LSI or embeddings */
         goto done;
     progress(pf, pctx, "vectors", 1, 1);
+    if ((rc = build_ann(b->dir, &ix, pf, pctx, params, err)) != 0)
+        goto done;
     json_object_set_new(counts, "products", json_integer(nproducts));
     json_object_set_new(counts, "terms", json_integer(ix.nterms));
     json_object_set_new(counts, "postings", json_integer((json_int_t)ix.npostings));
@@ -203,7 +240,7 @@ int ml_build_indexes(db *d, const char *data_dir, ml_progress_fn pf, void *ctx, 
     pthread_mutex_lock(&build_lock);
     int rc = artefact_build_begin(data_dir, &b, err);
     if (rc == 0)
-        rc = build_into(d, &b, pf, ctx, counts, err);
+        rc = build_into(d, &b, pf, ctx, counts, params, err);
     if (rc == 0) { /* verification: the folder loads as a server would load it */
         snapshot *s = NULL;
         progress(pf, ctx, "verify", 0, 1);
@@ -212,6 +249,7 @@ int ml_build_indexes(db *d, const char *data_dir, ml_progress_fn pf, void *ctx, 
     }
     if (rc == 0) {
         progress(pf, ctx, "switch", 0, 1);
+        vectors_manifest_params(counts, params); /* vector_source, vector_model, vector_dim */
         rc = artefact_build_commit(&b, counts, params, err);
     }
     if (rc)

@@ -3,8 +3,14 @@
  * Per query, four dense arrays of one entry per document are used: BM25
  * scores, matched-word bit masks, the fused sort key, and the vector scores.
  * They live in per-thread scratch (grown to the largest index seen, freed at
- * thread exit), so a query allocates only its JSON answer. At 100k
- * documents the arrays are 1.6 MB, cleared per query in well under 0.1 ms.
+ * thread exit), with the facet counters, so a query allocates only its
+ * JSON answer. At 100k documents the arrays are 1.6 MB, restored per query
+ * by undoing the entries it touched.
+ *
+ * The vector side asks vindex_search() for the SEARCH_VECTOR_K nearest
+ * documents that pass the filters: through the snapshot's approximate
+ * index when it has one (catalogues of ML_ANN_MIN_DOCS and more), by the
+ * exact scan otherwise (vindex.h).
  *
  * A document is in the result when it passes the filters and either
  * matches the lexical requirement or is one of the close vector
@@ -36,6 +42,7 @@ typedef struct scratch {
     uint32_t *hits, *cand;
     vindex_hit *top, *list;
     size_t nlist;
+    struct facets *fc; /* empty between queries */
 } scratch;
 
 static pthread_key_t scratch_key;
@@ -53,6 +60,7 @@ static void scratch_free(void *p)
     free(s->cand);
     free(s->top);
     free(s->list);
+    free(s->fc);
     free(s);
 }
 
@@ -212,6 +220,25 @@ static bool filter_pass(const filter *f, const ml_doc *d)
     return true;
 }
 
+/* Whether `f` can reject a document at all (else the vector side runs
+ * unfiltered, which the approximate index answers fastest). */
+static bool filter_active(const filter *f)
+{
+    const search_params *p = f->p;
+    return f->category != -1 || p->has_min_price || p->has_max_price || p->in_stock != -1;
+}
+
+typedef struct filter_ctx {
+    const filter *f;
+    const ml_doc *docs;
+} filter_ctx;
+
+static bool filter_keep(uint32_t row, void *arg)
+{
+    const filter_ctx *c = arg;
+    return filter_pass(c->f, &c->docs[row]);
+}
+
 /* ---- facets: small bounded counters keyed by integers ---- */
 
 #define COUNTER_SLOTS 4096
@@ -221,6 +248,7 @@ typedef struct counter {
     uint32_t count[COUNTER_SLOTS];
     uint32_t row[COUNTER_SLOTS]; /* one document carrying the key, for its label */
     bool used[COUNTER_SLOTS];
+    uint16_t slots[COUNTER_SLOTS / 2]; /* the used slots, to clear only those */
     int n;
 } counter;
 
@@ -236,6 +264,7 @@ static void counter_add(counter *c, int64_t key, uint32_t row)
             if (c->n >= COUNTER_SLOTS / 2) /* bounded: rare keys past the bound are dropped */
                 return;
             c->used[h] = true;
+            c->slots[c->n] = (uint16_t)h;
             c->key[h] = key;
             c->count[h] = 1;
             c->row[h] = row;
@@ -249,6 +278,22 @@ typedef struct facets {
     counter category, brand;
     uint32_t price[PRICE_BUCKETS];
 } facets;
+
+/* Back to empty, touching only the used slots: the counters are 70 kB
+ * each, kept per thread rather than allocated and zeroed per query. */
+static void counter_clear(counter *c)
+{
+    for (int i = 0; i < c->n; i++)
+        c->used[c->slots[i]] = false;
+    c->n = 0;
+}
+
+static void facets_clear(facets *f)
+{
+    counter_clear(&f->category);
+    counter_clear(&f->brand);
+    memset(f->price, 0, sizeof f->price);
+}
 
 static void facets_add(facets *f, const ml_doc *d, uint32_t row)
 {
@@ -323,7 +368,7 @@ static float sort_key(const ml_doc *d, search_sort sort)
 /* Fills sc->list with the result — (row, key) pairs, key the fused RRF
  * score or the sort field — and the facets (may be NULL); returns its
  * length. Work is proportional to the postings of the query's terms plus
- * the vector scan, except when browsing without words (every document). */
+ * the vector search, except when browsing without words (every document). */
 static size_t rank_all(const snapshot *s, const query *q, const search_params *p, const filter *f,
                        scratch *sc, facets *fc)
 {
@@ -361,9 +406,11 @@ static size_t rank_all(const snapshot *s, const query *q, const search_params *p
             sc->keys[sc->top[r].row] += 1.0f / (SEARCH_RRF_K + (float)r + 1.0f);
         float qv[VECTORS_DIM_MAX];
         if (p->mode != SEARCH_BM25 && s->vec.dim > 0 &&
-            vectors_query(&s->vec, &s->lex, q->terms, q->weights, (size_t)q->nterms, qv)) {
-            size_t nv = vindex_search_exact(s->vec.docs, n, s->vec.dim, qv, SEARCH_VECTOR_K,
-                                            SEARCH_VECTOR_MIN, sc->vec, sc->top);
+            vectors_query_text(&s->vec, &s->lex, p->q, q->terms, q->weights, (size_t)q->nterms,
+                               qv)) {
+            filter_ctx fx = {f, docs};
+            size_t nv = vindex_search(&s->vi, qv, SEARCH_VECTOR_K, SEARCH_VECTOR_MIN,
+                                      filter_active(f) ? filter_keep : NULL, &fx, sc->vec, sc->top);
             for (size_t r = 0; r < nv; r++) {
                 uint32_t d = sc->top[r].row;
                 if (!filter_pass(f, &docs[d]))
@@ -399,6 +446,7 @@ int search_rank(const snapshot *s, const char *q, search_mode mode, uint32_t *ro
     search_params p;
     search_params_init(&p);
     p.mode = mode;
+    p.q = q; /* the raw text, for an embeddings query vector */
     filter f = {.category = -1, .p = &p};
     query qu;
     scratch *sc = scratch_get(s->lex.ndocs);
@@ -539,12 +587,13 @@ int search_run(const snapshot *s, const search_params *p, json_t **out, sm_error
         return sm_error_set(err, SM_EINVAL, "page × page_size must be at most %d",
                             SEARCH_DEPTH_MAX);
     query q;
-    facets *fc = calloc(1, sizeof *fc);
     scratch *sc = scratch_get(s->lex.ndocs);
+    facets *fc = NULL;
     json_t *res = NULL, *items = NULL;
     int rc = SM_ENOMEM;
-    if (!fc || !sc)
+    if (!sc || (!sc->fc && !(sc->fc = calloc(1, sizeof *sc->fc))))
         goto fail;
+    fc = sc->fc;
     if ((rc = query_parse(s, p->q ? p->q : "", &q)) != 0)
         goto fail;
     filter f = {.category = -1, .p = p};
@@ -553,7 +602,10 @@ int search_run(const snapshot *s, const search_params *p, json_t **out, sm_error
         f.category = id >= 0 ? id : -2;
     }
     /* words that match nothing, not even with typos: an empty result */
-    size_t total = (q.nwords > 0 && q.nterms == 0) ? 0 : rank_all(s, &q, p, &f, sc, fc);
+    /* (with embeddings, unknown words may still mean something: ask the vectors) */
+    size_t total = (q.nwords > 0 && q.nterms == 0 && s->vec.source != VECTORS_SOURCE_EMBEDDINGS)
+                       ? 0
+                       : rank_all(s, &q, p, &f, sc, fc);
     size_t depth = (size_t)(p->page * p->page_size);
     size_t nt = total ? vindex_top_hits(sc->list, total, depth, sc->top) : 0;
     rc = SM_ENOMEM;
@@ -580,6 +632,7 @@ fail:
     if (rc == SM_ENOMEM)
         sm_error_fill(err, rc, "out of memory");
     json_decref(items);
-    free(fc);
+    if (fc)
+        facets_clear(fc);
     return rc;
 }

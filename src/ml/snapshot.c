@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -26,6 +27,7 @@ static const char *const files[3] = {"lexical.bin", "vectors.bin", "docs.bin"};
 
 static void snapshot_free(snapshot *s)
 {
+    ann_free(s->ann);
     for (int i = 0; i < 3; i++)
         artefact_unmap(&s->maps[i]);
     free(s);
@@ -47,6 +49,18 @@ int snapshot_load(const char *dir, const char *version, int verify, snapshot **o
         rc = docs_store_open(s->maps[2].data, s->maps[2].len, &s->docs, err);
     if (rc == 0 && s->docs.ndocs != s->lex.ndocs)
         rc = sm_error_set(err, SM_EINVAL, "%s: documents and index disagree", dir);
+    char path[ARTEFACT_PATH_MAX];
+    if (rc == 0 && s->vec.dim > 0 && (rc = artefact_path(dir, ANN_FILE, path, err)) == 0 &&
+        access(path, F_OK) == 0)
+        rc = ann_load(path, s->vec.ndocs, s->vec.dim, &s->ann, err);
+    if (rc == 0) {
+        const sm_config *cfg = config_get();
+        s->vi = (vindex){.m = s->vec.docs,
+                         .n = s->vec.ndocs,
+                         .dim = s->vec.dim,
+                         .ann = s->ann,
+                         .nprobe = cfg ? (uint32_t)cfg->ml_ann_nprobe : ANN_NPROBE_DEFAULT};
+    }
     if (rc) {
         snapshot_free(s);
         return rc;
@@ -90,7 +104,8 @@ int snapshot_refresh(const char *data_dir, sm_error *err)
         g_current = next;
         pthread_mutex_unlock(&g_lock);
         snapshot_release(old); /* unmapped once its last query is done */
-        log_info("ml search: loaded version %s (%u documents)", version, next->lex.ndocs);
+        log_info("ml search: loaded version %s (%u documents, vectors %s)", version,
+                 next->lex.ndocs, next->ann ? "approximate" : "exact");
     }
     pthread_mutex_unlock(&g_load_lock);
     return rc;

@@ -4,24 +4,49 @@
  * the fly by weight(). The two sparse products are
  *   X·A  (n × l): for each term t, each posting (d, w): out[d] += w · A[t]
  *   Xᵀ·B (m × l): for each term t, out[t] = Σ over postings w · B[d]
- * both O(postings × l). Everything dense is row-major float32 for LAPACKE. */
+ * both O(postings × l). Everything dense is row-major float32 for LAPACKE.
+ *
+ * Also here: the file format shared with vectors computed elsewhere (the
+ * writer puts rows at their fixed offsets with pwrite, so an embeddings
+ * build can write answers in the order they come), and vectors_build, the
+ * build's choice between LSI and the embeddings service (ml/embed.h). */
 #include "ml/vectors.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define VECTORS_MAGIC "SMVEC01"
+#include "ml/artefact.h"
+#include "ml/docs.h"
+#include "ml/embed.h"
+
+#define VECTORS_MAGIC "SMVEC02"
+#define VECTORS_MAGIC_V1 "SMVEC01"
 #define OVERSAMPLE 10
 
 typedef struct vectors_header {
     char magic[8];
-    uint32_t ndocs, nterms, dim, reserved;
+    uint32_t ndocs, nterms, dim, source;
+    char model[VECTORS_MODEL_MAX]; /* NUL-terminated; "" for LSI */
 } vectors_header;
+
+/* The first format: LSI only, no model. */
+typedef struct vectors_header_v1 {
+    char magic[8];
+    uint32_t ndocs, nterms, dim, reserved;
+} vectors_header_v1;
+
+size_t vectors_data_offset(void)
+{
+    return sizeof(vectors_header);
+}
 
 static float weight(const lexical_index *ix, uint64_t p, float idf, const float *inv_norm)
 {
@@ -103,15 +128,16 @@ int vectors_build_lsi(const lexical_index *ix, uint32_t dim, const char *path, s
     uint32_t n = ix->ndocs, m = ix->nterms;
     if (dim < 2)
         dim = 2;
-    if (dim > VECTORS_DIM_MAX)
-        dim = VECTORS_DIM_MAX;
+    if (dim > VECTORS_LSI_DIM_MAX)
+        dim = VECTORS_LSI_DIM_MAX;
     uint32_t rank = n < m ? n : m;
     int l = (int)(dim + OVERSAMPLE);
     if ((uint32_t)l > rank) /* tiny corpus: as many dimensions as it has */
         l = (int)rank;
     if (dim > (uint32_t)l)
         dim = (uint32_t)(l > 0 ? l : 0);
-    vectors_header h = {.magic = VECTORS_MAGIC, .ndocs = n, .nterms = m, .dim = dim};
+    vectors_header h = {
+        .magic = VECTORS_MAGIC, .ndocs = n, .nterms = m, .dim = dim, .source = VECTORS_SOURCE_LSI};
     float *idf = malloc(sizeof *idf * (m + 1)), *inv_norm = calloc(n + 1, sizeof *inv_norm);
     float *omega = NULL, *y = NULL, *z = NULL, *s = NULL, *u = NULL, *vt = NULL, *superb = NULL;
     float *docs = NULL, *terms = NULL;
@@ -204,23 +230,110 @@ int vectors_index_open(const void *data, size_t len, const lexical_index *ix, ve
                        sm_error *err)
 {
     const vectors_header *h = data;
-    if (len < sizeof *h || memcmp(h->magic, VECTORS_MAGIC, 8) != 0)
+    size_t hlen = sizeof *h;
+    vectors_header v1 = {.source = VECTORS_SOURCE_LSI};
+    if (len >= sizeof(vectors_header_v1) && memcmp(h->magic, VECTORS_MAGIC_V1, 8) == 0) {
+        const vectors_header_v1 *old = data;
+        v1.ndocs = old->ndocs, v1.nterms = old->nterms, v1.dim = old->dim;
+        h = &v1;
+        hlen = sizeof *old;
+    } else if (len < sizeof *h || memcmp(h->magic, VECTORS_MAGIC, 8) != 0) {
         return sm_error_set(err, SM_EINVAL, "not a vectors file");
-    uint64_t need = sizeof *h + ((uint64_t)h->ndocs + h->nterms) * h->dim * sizeof(float);
-    if (h->dim > VECTORS_DIM_MAX || need != len || h->ndocs != ix->ndocs || h->nterms != ix->nterms)
+    }
+    if (memchr(h->model, '\0', sizeof h->model) == NULL ||
+        (h->source != VECTORS_SOURCE_LSI && h->source != VECTORS_SOURCE_EMBEDDINGS))
+        return sm_error_set(err, SM_EINVAL, "vectors file: bad header");
+    bool lsi = h->source == VECTORS_SOURCE_LSI;
+    uint64_t need = hlen + ((uint64_t)h->ndocs + h->nterms) * h->dim * sizeof(float);
+    if (h->dim > (lsi ? VECTORS_LSI_DIM_MAX : VECTORS_DIM_MAX) || need != len ||
+        h->ndocs != ix->ndocs || h->nterms != (lsi ? ix->nterms : 0))
         return sm_error_set(err, SM_EINVAL, "vectors file does not match the lexical index");
     out->ndocs = h->ndocs;
     out->nterms = h->nterms;
     out->dim = h->dim;
-    out->docs = (const float *)(h + 1);
+    out->source = (vectors_source)h->source;
+    /* the model string of a v1 file would point at the stack: LSI has none */
+    out->model = lsi ? "" : ((const vectors_header *)data)->model;
+    out->docs = (const float *)((const char *)data + hlen);
     out->terms = out->docs + (size_t)h->ndocs * h->dim;
     return 0;
+}
+
+/* ---- the writer of computed vectors ---- */
+
+struct vectors_writer {
+    int fd;
+    uint32_t ndocs, dim, put;
+    uint8_t *done; /* one flag per row */
+    char path[1024];
+};
+
+int vectors_writer_open(const char *path, uint32_t ndocs, uint32_t dim, const char *model,
+                        vectors_writer **out, sm_error *err)
+{
+    if (dim > VECTORS_DIM_MAX || (dim == 0 && ndocs > 0) || strlen(model) >= VECTORS_MODEL_MAX)
+        return sm_error_set(err, SM_EINVAL, "vectors: dimension %u or model name out of bounds",
+                            dim);
+    vectors_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->done = calloc((size_t)ndocs + 1, 1))) {
+        free(w);
+        return sm_error_set(err, SM_ENOMEM, "out of memory");
+    }
+    vectors_header h = {
+        .magic = VECTORS_MAGIC, .ndocs = ndocs, .dim = dim, .source = VECTORS_SOURCE_EMBEDDINGS};
+    snprintf(h.model, sizeof h.model, "%s", model);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->ndocs = ndocs;
+    w->dim = dim;
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0 || pwrite(w->fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+        ftruncate(w->fd, (off_t)(sizeof h + (uint64_t)ndocs * dim * sizeof(float))) != 0) {
+        int e = errno;
+        vectors_writer_free(w);
+        return sm_error_set(err, SM_EIO, "%s: %s", path, strerror(e));
+    }
+    *out = w;
+    return 0;
+}
+
+int vectors_writer_put(vectors_writer *w, uint32_t row, const float *v, sm_error *err)
+{
+    if (row >= w->ndocs)
+        return sm_error_set(err, SM_EINTERNAL, "vectors: row %u out of %u", row, w->ndocs);
+    size_t bytes = sizeof *v * w->dim;
+    if (pwrite(w->fd, v, bytes, (off_t)(sizeof(vectors_header) + (uint64_t)row * bytes)) !=
+        (ssize_t)bytes)
+        return sm_error_set(err, SM_EIO, "%s: %s", w->path, strerror(errno));
+    if (!w->done[row]) {
+        w->done[row] = 1;
+        w->put++;
+    }
+    return 0;
+}
+
+int vectors_writer_finish(vectors_writer *w, sm_error *err)
+{
+    if (w->put != w->ndocs)
+        return sm_error_set(err, SM_EINTERNAL, "vectors: %u of %u rows written", w->put, w->ndocs);
+    if (fsync(w->fd) != 0)
+        return sm_error_set(err, SM_EIO, "%s: %s", w->path, strerror(errno));
+    return 0;
+}
+
+void vectors_writer_free(vectors_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->done);
+    free(w);
 }
 
 int vectors_query(const vectors_index *v, const lexical_index *ix, const uint32_t *terms,
                   const float *weights, size_t n, float *out)
 {
-    if (v->dim == 0)
+    if (v->dim == 0 || v->nterms == 0)
         return 0;
     memset(out, 0, sizeof *out * v->dim);
     for (size_t i = 0; i < n; i++)
@@ -232,4 +345,76 @@ int vectors_query(const vectors_index *v, const lexical_index *ix, const uint32_
         return 0;
     cblas_sscal((int)v->dim, 1.0f / nrm, out, 1);
     return 1;
+}
+
+int vectors_query_text(const vectors_index *v, const lexical_index *ix, const char *text,
+                       const uint32_t *terms, const float *weights, size_t n, float *out)
+{
+    if (v->source == VECTORS_SOURCE_EMBEDDINGS)
+        return v->dim > 0 && text && embed_query(NULL, v->model, text, v->dim, out);
+    return vectors_query(v, ix, terms, weights, n, out);
+}
+
+/* The dimension written in a finished vectors file. */
+static int file_dim(const char *path, uint32_t *dim)
+{
+    vectors_header h;
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(&h, 1, sizeof h, f) : 0;
+    if (f)
+        fclose(f);
+    if (got < sizeof(vectors_header_v1))
+        return SM_EIO;
+    *dim = h.dim;
+    return 0;
+}
+
+int vectors_build(struct db *d, const lexical_index *ix, const char *version_dir,
+                  const char *cache_dir, json_t *counts, sm_error *err)
+{
+    embed_config ec;
+    char path[ARTEFACT_PATH_MAX];
+    int rc = artefact_path(version_dir, "vectors.bin", path, err);
+    if (rc)
+        return rc;
+    json_t *info = json_object();
+    if (!info)
+        return sm_error_set(err, SM_ENOMEM, "out of memory");
+    if (!embed_config_load(&ec)) {
+        rc = vectors_build_lsi(ix, VECTORS_DIM_DEFAULT, path, err);
+        json_object_set_new(info, "source", json_string("lsi"));
+    } else {
+        artefact_map dm = {0};
+        docs_store docs;
+        if ((rc = artefact_map_file(version_dir, "docs.bin", &dm, err)) == 0 &&
+            (rc = docs_store_open(dm.data, dm.len, &docs, err)) == 0)
+            rc = embed_build_vectors(d, &ec, &docs, cache_dir, path, info, err);
+        artefact_unmap(&dm);
+        json_object_set_new(info, "source", json_string("embeddings"));
+        json_object_set_new(info, "model", json_string(ec.model));
+    }
+    uint32_t dim = 0;
+    if (rc == 0 && (rc = file_dim(path, &dim)) != 0)
+        sm_error_fill(err, rc, "%s: cannot read back", path);
+    json_object_set_new(info, "dim", json_integer(dim));
+    if (rc == 0 && counts)
+        json_object_set(counts, "vectors", info);
+    json_decref(info);
+    return rc;
+}
+
+void vectors_manifest_params(json_t *counts, json_t *params)
+{
+    json_t *info = json_object_get(counts, "vectors");
+    if (!info || !params)
+        return;
+    json_object_set(params, "vector_source", json_object_get(info, "source"));
+    json_object_set(params, "vector_dim", json_object_get(info, "dim"));
+    if (json_object_get(info, "model"))
+        json_object_set(params, "vector_model", json_object_get(info, "model"));
+    if (json_object_get(info, "embedded")) { /* how much of the catalogue went to the service */
+        json_object_set(counts, "vectors_embedded", json_object_get(info, "embedded"));
+        json_object_set(counts, "vectors_cached", json_object_get(info, "cached"));
+    }
+    json_object_del(counts, "vectors");
 }

@@ -1,7 +1,8 @@
 // recommend.test.js — /api/products/{id}/similar/, /also-bought/ and
 // /api/recommendations/ against a real build (`smartmarket build_ml_indexes`):
-// co-purchase neighbours, exclusion of bought and inactive products, cold
-// start, limit validation, and the per-customer cache dropped on a new order.
+// co-purchase neighbours, content neighbours (near-duplicates without
+// orders), exclusion of bought and inactive products, cold start, limit
+// validation, and the per-customer cache dropped on a new order.
 import assert from 'node:assert/strict';
 import { describe, before, after } from 'node:test';
 import { test, startServer, assertError, assertValidation } from './lib/harness.js';
@@ -21,6 +22,10 @@ describe('recommendations', () => {
     for (const name of ['Phone', 'Case', 'Charger', 'Kettle', 'Mug', 'Lonely', 'Gone']) {
       p[name] = (await srv.createProduct({ name, price_cents: 1000, stock: 1000 })).id;
     }
+    // Textual near-duplicates, never ordered: content similarity alone links them.
+    const description = 'Bouilloire sans fil, arrêt automatique, filtre anticalcaire';
+    p.Twin1 = (await srv.createProduct({ name: 'Bouilloire électrique inox 1,7 L', brand: 'Kaffa', description })).id;
+    p.Twin2 = (await srv.createProduct({ name: 'Bouilloire électrique inox 1,7 litre', brand: 'Kaffa', description })).id;
     // Phone+Case three times, Phone+Charger once, Kettle+Mug twice, Case+Gone once.
     for (let i = 0; i < 3; i += 1) assert.equal((await order(bob, [p.Phone, p.Case])).status, 201);
     assert.equal((await order(bob, [p.Phone, p.Charger])).status, 201);
@@ -57,6 +62,20 @@ describe('recommendations', () => {
     assert.equal(r.json.items.length, 2);
     assert.ok(!ids(r).includes(p.Lonely));
     assert.ok(r.json.sources.includes('popular'));
+  });
+
+  test('similar: a textual near-duplicate comes first, from content, with no order history', async () => {
+    const r = await srv.get(`/api/products/${p.Twin1}/similar/?limit=3`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(ids(r)[0], p.Twin2, r.text);
+    assert.ok(r.json.sources.includes('content'), r.text);
+    assert.ok(!ids(r).includes(p.Twin1));
+    const again = await srv.get(`/api/products/${p.Twin1}/similar/?limit=3`);
+    assert.equal(again.headers.get('x-cache'), 'hit');
+    assert.deepEqual(again.json, r.json);
+    // a product with co-purchases keeps them first; content only adds to them
+    const phone = await srv.get(`/api/products/${p.Phone}/similar/?limit=2`);
+    assert.equal(ids(phone)[0], p.Case, phone.text);
   });
 
   test('unknown or inactive product is 404; bad limit is 400', async () => {

@@ -2,6 +2,8 @@
 // `build_ml_indexes` and the index: accents, typos, filters, facets,
 // highlights, suggestions, validation, and a rebuild picked up live.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, before, after } from 'node:test';
 import { test, startServer, assertValidation, uid } from './lib/harness.js';
 
@@ -88,5 +90,29 @@ describe('search', () => {
     r = await srv.get('/api/search/?q=zzqqxx');
     assert.equal(r.json.total, 0);
     assert.ok(Array.isArray(r.json.suggestions));
+  });
+
+  test('from ML_ANN_MIN_DOCS products the build adds the approximate index, served live', async () => {
+    const query = `/api/search/?q=${tag}&in_stock=true&max_price=50000&sort=-price`;
+    const before = await srv.get(query);
+    const b = await srv.command(['build_ml_indexes'], { env: { ML_ANN_MIN_DOCS: '1' } });
+    assert.equal(b.code, 0, b.stderr);
+    const dir = path.join(srv.dir, 'data', 'ml', 'current');
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const ann = manifest.parameters.ann;
+    assert.equal(ann.kind, 'faiss-ivf-flat', JSON.stringify(ann));
+    assert.ok(ann.recall_queries > 0 && ann.recall_queries <= 200);
+    assert.ok(ann['recall@10'] >= 0 && ann['recall@10'] <= 1);
+    assert.ok(manifest.files['ann.bin'], JSON.stringify(manifest.files));
+    let r;
+    for (let i = 0; i < 50; i++) { // the server notices within a second
+      r = await srv.get(query);
+      if (r.json.version === manifest.version) break;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    assert.equal(r.json.version, manifest.version, r.text);
+    assert.deepEqual(r.json.items.map((i) => i.id), before.json.items.map((i) => i.id));
+    r = await srv.get(`/api/search/?q=${encodeURIComponent(`smarphone ${tag}`)}&sort=price`);
+    assert.deepEqual(r.json.items.map((i) => i.id), [ids.phone, ids.phone2]);
   });
 });

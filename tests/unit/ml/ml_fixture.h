@@ -34,12 +34,12 @@ static inline void fixture_write(const char *dir, const fixture_product *p, size
     text_analyzer *a = NULL;
     assert_int_equal(text_analyzer_new(&a, NULL), 0);
     lexical_builder *lb = lexical_builder_new();
-    docs_builder *db = docs_builder_new();
+    docs_builder *dbld = docs_builder_new();
     assert_non_null(lb);
-    assert_non_null(db);
+    assert_non_null(dbld);
     static const char *const slugs[] = {"", "phones", "audio", "clothes"};
     for (int c = 1; c <= 3; c++)
-        assert_int_equal(docs_builder_add_category(db, c, 0, slugs[c], slugs[c]), 0);
+        assert_int_equal(docs_builder_add_category(dbld, c, 0, slugs[c], slugs[c]), 0);
     for (size_t i = 0; i < n; i++) {
         const char *fields[LEXICAL_FIELDS] = {p[i].name, p[i].brand, p[i].category,
                                               p[i].description};
@@ -49,13 +49,14 @@ static inline void fixture_write(const char *dir, const fixture_product *p, size
                     .category_id = p[i].category_id,
                     .created_at = 1000 * (int64_t)i};
         assert_int_equal(lexical_builder_add(lb, a, fields), 0);
-        assert_int_equal(docs_builder_add(db, &d, p[i].name, p[i].brand, "EUR", p[i].category), 0);
+        assert_int_equal(docs_builder_add(dbld, &d, p[i].name, p[i].brand, "EUR", p[i].category),
+                         0);
     }
     char path[ARTEFACT_PATH_MAX];
     assert_int_equal(artefact_path(dir, "lexical.bin", path, NULL), 0);
     assert_int_equal(lexical_builder_write(lb, path, NULL), 0);
     assert_int_equal(artefact_path(dir, "docs.bin", path, NULL), 0);
-    assert_int_equal(docs_builder_write(db, path, NULL), 0);
+    assert_int_equal(docs_builder_write(dbld, path, NULL), 0);
     artefact_map m;
     lexical_index ix;
     assert_int_equal(artefact_map_file(dir, "lexical.bin", &m, NULL), 0);
@@ -67,7 +68,7 @@ static inline void fixture_write(const char *dir, const fixture_product *p, size
         fail_msg("vectors: %s", err.message);
     artefact_unmap(&m);
     lexical_builder_free(lb);
-    docs_builder_free(db);
+    docs_builder_free(dbld);
     text_analyzer_free(a);
 }
 

@@ -1,7 +1,9 @@
 /* test_recommend.c — the recommendation artefact and its blends: file
  * round trip and corruption, similar / also-bought, exclusion of bought and
  * inactive products, cold start (new customer → popular, product without
- * co-purchases → category, then popular), serving the active version. */
+ * co-purchases → category, then popular), content similarity from a real
+ * search version's vectors (near-duplicates without orders), serving the
+ * active version. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +18,13 @@
 #include "ml/artefact.h"
 #include "ml/rec_build.h"
 #include "ml/rec_model.h"
+#include "ml/docs.h"
+#include "ml/lexical.h"
+#include "ml/rec_content.h"
 #include "ml/recommend.h"
+#include "ml/snapshot.h"
+#include "ml/text.h"
+#include "ml/vectors.h"
 
 #define DAY 86400000LL
 
@@ -153,6 +161,101 @@ static void similar_blends_and_falls_back(void **state)
     unlink(g_path);
 }
 
+/* A search version of products 1..8 (names below) in `dir`, as the build
+ * writes it: lexical index, documents, LSI vectors. 7 (never sold), 4 and
+ * 8 (inactive in the model) are near-duplicates. */
+static void write_search_version(const char *dir)
+{
+    static const char *const names[8][2] = {
+        {"Smartphone Nexa 128 Go", "Un smartphone rapide, double SIM"},
+        {"Coque silicone", "Protection souple pour smartphone"},
+        {"Chargeur rapide USB-C", "Charge en 30 minutes"},
+        {"Bouilloire électrique inox 1,7 litre", "Bouilloire sans fil, arrêt automatique"},
+        {"Tapis de yoga", "Antidérapant, 6 mm"},
+        {"Gourde isotherme", "Garde au frais 24 heures"},
+        {"Bouilloire électrique inox 1,7 L", "Bouilloire sans fil, arrêt automatique"},
+        {"Bouilloire électrique inox 1,7 L noire", "Bouilloire sans fil, arrêt automatique"},
+    };
+    text_analyzer *a = NULL;
+    lexical_builder *lb = lexical_builder_new();
+    docs_builder *dbld = docs_builder_new();
+    char path[ARTEFACT_PATH_MAX];
+    sm_error err = {0};
+    assert_int_equal(text_analyzer_new(&a, &err), 0);
+    for (int i = 0; i < 8; i++) {
+        const char *fields[LEXICAL_FIELDS] = {names[i][0], "", "", names[i][1]};
+        ml_doc d = {.id = i + 1, .price_cents = 100, .stock = 1, .category_id = i < 4 ? 10 : 20};
+        assert_int_equal(lexical_builder_add(lb, a, fields), 0);
+        assert_int_equal(docs_builder_add(dbld, &d, names[i][0], "", "EUR", ""), 0);
+    }
+    assert_int_equal(artefact_path(dir, "lexical.bin", path, &err), 0);
+    assert_int_equal(lexical_builder_write(lb, path, &err), 0);
+    assert_int_equal(artefact_path(dir, "docs.bin", path, &err), 0);
+    assert_int_equal(docs_builder_write(dbld, path, &err), 0);
+    artefact_map lm;
+    lexical_index ix;
+    assert_int_equal(artefact_map_file(dir, "lexical.bin", &lm, &err), 0);
+    assert_int_equal(lexical_index_open(lm.data, lm.len, &ix, &err), 0);
+    assert_int_equal(artefact_path(dir, "vectors.bin", path, &err), 0);
+    assert_int_equal(vectors_build_lsi(&ix, 8, path, &err), 0);
+    artefact_unmap(&lm);
+    lexical_builder_free(lb);
+    docs_builder_free(dbld);
+    text_analyzer_free(a);
+}
+
+static int snapshot_content(int64_t id, int cap, int64_t *ids, float *scores, void *ctx)
+{
+    return rec_content_neighbours(ctx, id, cap, ids, scores);
+}
+
+static void similar_finds_near_duplicates_without_orders(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sm-rec-content-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_search_version(dir);
+    snapshot *s = NULL;
+    sm_error err = {0};
+    if (snapshot_load(dir, "test", 0, &s, &err) != 0)
+        fail_msg("snapshot: %s", err.message);
+    int64_t ids[10];
+    float sc[10];
+    /* the neighbours of 7 are its two look-alikes, never itself */
+    int n = rec_content_neighbours(s, 7, 10, ids, sc);
+    assert_true(n >= 2);
+    assert_true((ids[0] == 4 && ids[1] == 8) || (ids[0] == 8 && ids[1] == 4));
+    for (int i = 0; i < n; i++) {
+        assert_true(ids[i] != 7);
+        assert_true(sc[i] > REC_CONTENT_MIN && sc[i] <= 1.0f);
+    }
+    assert_true(sc[0] > 0.8f);
+    assert_int_equal(rec_content_neighbours(s, 999, 10, ids, sc), 0); /* no vector */
+    assert_int_equal(rec_content_neighbours(NULL, 7, 10, ids, sc), 0);
+
+    rec_model *m = build();
+    rec_item out[10];
+    unsigned src = 0;
+    rec_content content = {snapshot_content, s};
+    /* 7 was never sold: its look-alike first, the inactive 8 left out */
+    n = rec_similar(m, NULL, &content, 7, 3, out, &src);
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0].product_id, 4);
+    assert_false(has(out, n, 7));
+    assert_false(has(out, n, 8));
+    assert_true(src & REC_FROM_CONTENT);
+    /* 1 has co-purchases: they stay first, content adds nothing it lacks */
+    n = rec_similar(m, NULL, &content, 1, 2, out, &src);
+    assert_int_equal(out[0].product_id, 2);
+    assert_true(src & REC_FROM_COPURCHASE);
+    rec_model_close(m);
+    unlink(g_path);
+    snapshot_release(s);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void user_recommendations_exclude_bought(void **state)
 {
     (void)state;
@@ -236,6 +339,7 @@ int main(void)
         cmocka_unit_test(model_file_round_trips_and_rejects_corruption),
         cmocka_unit_test(also_bought_is_copurchase_without_inactive),
         cmocka_unit_test(similar_blends_and_falls_back),
+        cmocka_unit_test(similar_finds_near_duplicates_without_orders),
         cmocka_unit_test(user_recommendations_exclude_bought),
         cmocka_unit_test(new_customer_gets_popular),
         cmocka_unit_test(serving_follows_the_active_version),
