@@ -38,6 +38,7 @@
 #include "core/log.h"
 #include "ml/artefact.h"
 #include "ml/vectors.h"
+#include "ops/curl_global.h"
 
 #define KEY_BYTES 32
 #define CACHE_MAGIC "SMEMBC1"
@@ -73,14 +74,6 @@ int embed_config_load(embed_config *out)
 }
 
 /* ---- one request ---- */
-
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode g_curl_rc;
-
-static void curl_init_once(void)
-{
-    g_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 typedef struct body {
     char *data;
@@ -258,9 +251,9 @@ static int request_batch(const embed_config *c, const char *const *texts, size_t
 {
     if (n == 0 || n > EMBED_BATCH_MAX)
         return sm_error_set(err, SM_EINVAL, "embeddings: %zu texts in one request", n);
-    pthread_once(&g_curl_once, curl_init_once);
-    if (g_curl_rc != CURLE_OK)
-        return sm_error_set(err, SM_EINTERNAL, "curl_global_init failed");
+    int rc = curl_global_once(err);
+    if (rc)
+        return rc;
     char *payload = request_body(c, texts, n), auth[600];
     struct curl_slist *headers = NULL;
     if (!payload || !(headers = curl_slist_append(NULL, "Content-Type: application/json")) ||
@@ -279,7 +272,6 @@ static int request_batch(const embed_config *c, const char *const *texts, size_t
         }
         headers = h;
     }
-    int rc = SM_EUNAVAILABLE;
     long backoff = EMBED_BACKOFF_MS;
     for (int attempt = 0;; attempt++) {
         char errbuf[CURL_ERROR_SIZE] = "";

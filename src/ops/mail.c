@@ -13,10 +13,9 @@
  * a read callback (libcurl does the dot-stuffing), CURLOPT_USE_SSL TRY (or
  * ALL when TLS is required) so STARTTLS is used whenever the server offers
  * it, and only smtp/smtps allowed as protocols. curl_global_init runs once
- * per process under pthread_once. */
+ * per process (ops/curl_global.h). */
 #include "ops/mail.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 
 #include "core/clock.h"
 #include "ops/atomic_file.h"
+#include "ops/curl_global.h"
 
 #define B64_LINE 76
 #define WORD_BYTES 45 /* input bytes per encoded-word */
@@ -392,14 +392,6 @@ fail:
 
 /* ---- delivery ---- */
 
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode g_curl_init_rc;
-
-static void curl_init_once(void)
-{
-    g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 typedef struct reader {
     const char *p;
     size_t left;
@@ -424,9 +416,8 @@ static int deliver_smtp(const mail_transport *t, const char *from_addr, const ch
     reader r = {msg, len};
     int rc = 0;
 
-    pthread_once(&g_curl_once, curl_init_once);
-    if (g_curl_init_rc != CURLE_OK)
-        return sm_error_set(err, SM_EINTERNAL, "curl_global_init failed");
+    if ((rc = curl_global_once(err)))
+        return rc;
     snprintf(envelope_from, sizeof envelope_from, "<%s>", from_addr);
     snprintf(rcpt, sizeof rcpt, "<%s>", to_addr);
     CURL *c = curl_easy_init();
