@@ -174,11 +174,30 @@ static int rate_window(db *d, const jobs_task *t, int64_t now, int64_t *window_s
     return 0;
 }
 
+/* The names of every rate-limited task as a JSON array (owned) into *out,
+ * or NULL there when no task is rate limited. */
+static int limited_tasks_json(char **out, sm_error *err)
+{
+    json_t *names = json_array();
+    int rc = 0;
+    *out = NULL;
+    if (!names)
+        return sm_error_set(err, SM_ENOMEM, "out of memory");
+    for (int i = 0; i < jobs_task_count() && rc == 0; i++) {
+        const jobs_task *t = jobs_task_at(i);
+        if (t->rate_limit_per_s > 0 && json_array_append_new(names, json_string(t->name)))
+            rc = sm_error_set(err, SM_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && json_array_size(names) > 0 && !(*out = json_dumps(names, JSON_COMPACT)))
+        rc = sm_error_set(err, SM_ENOMEM, "out of memory");
+    json_decref(names);
+    return rc;
+}
+
 static int claim_unit(db *d, void *arg, sm_error *err)
 {
     claim_ctx *c = arg;
     int64_t now = clock_now_ms();
-    json_t *limited = json_array();
     int ntasks = jobs_task_count(), got, rc = 0;
     char *limited_text = NULL;
 
@@ -186,25 +205,12 @@ static int claim_unit(db *d, void *arg, sm_error *err)
     for (int i = 0; i < c->n; i++)
         job_clear(&c->jobs[i]);
     c->n = 0;
-    if (!limited)
-        return sm_error_set(err, SM_ENOMEM, "out of memory");
     if (c->complete && (rc = batch_unit_fn(d, c->complete, err)))
-        goto done;
-    for (int i = 0; i < ntasks; i++) {
-        const jobs_task *t = jobs_task_at(i);
-        if (t->rate_limit_per_s > 0 && json_array_append_new(limited, json_string(t->name))) {
-            rc = sm_error_set(err, SM_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-    if (json_array_size(limited) == 0) {
-        rc = claim_rows(c, d, 0, NULL, c->limit, now, &got, err);
-        goto done;
-    }
-    if (!(limited_text = json_dumps(limited, JSON_COMPACT))) {
-        rc = sm_error_set(err, SM_ENOMEM, "out of memory");
-        goto done;
-    }
+        return rc;
+    if ((rc = limited_tasks_json(&limited_text, err)))
+        return rc;
+    if (!limited_text)
+        return claim_rows(c, d, 0, NULL, c->limit, now, &got, err);
     if ((rc = claim_rows(c, d, 2, limited_text, c->limit, now, &got, err)))
         goto done;
     for (int i = 0; i < ntasks && c->n < c->limit; i++) {
@@ -230,22 +236,18 @@ static int claim_unit(db *d, void *arg, sm_error *err)
     }
 done:
     free(limited_text);
-    json_decref(limited);
     return rc;
 }
 
-static bool queue_rate_limited(const char *queue, bool *any)
+/* Whether a rate-limited task runs on `queue`. */
+static bool queue_rate_limited(const char *queue)
 {
-    bool here = false;
-    *any = false;
     for (int i = 0; i < jobs_task_count(); i++) {
         const jobs_task *t = jobs_task_at(i);
-        if (t->rate_limit_per_s > 0) {
-            *any = true;
-            here = here || strcmp(t->queue, queue) == 0;
-        }
+        if (t->rate_limit_per_s > 0 && strcmp(t->queue, queue) == 0)
+            return true;
     }
-    return here;
+    return false;
 }
 
 /* SQLite: the claim's transaction on the caller's own connection (BEGIN
@@ -285,8 +287,7 @@ static int claim_with(db *d, struct batch_unit_arg *complete, const char *queue,
     sodium_bin2hex(c.token, sizeof c.token, raw, sizeof raw);
     if (!(c.jobs = calloc((size_t)limit, sizeof *c.jobs)))
         return sm_error_set(err, SM_ENOMEM, "out of memory");
-    bool any_limited;
-    if (db_get_kind(d) == DB_POSTGRES && !queue_rate_limited(queue, &any_limited)) {
+    if (db_get_kind(d) == DB_POSTGRES && !queue_rate_limited(queue)) {
         rc = db_in_transaction(d)
                  ? sm_error_set(err, SM_EINVAL, "queue_claim: a transaction is open")
                  : pg_round(d, complete, &c, err);
@@ -535,23 +536,12 @@ static int pg_round(db *d, batch_unit_arg *b, claim_ctx *c, sm_error *err)
         PG_ROUND("AND $6::text IS NULL"),
         PG_ROUND("AND task <> ALL (SELECT jsonb_array_elements_text($6::jsonb))"),
     };
-    json_t *limited = NULL;
     char *limited_text = NULL;
     db_result *r = NULL;
-    bool any;
-    int rc;
-    queue_rate_limited(c->queue, &any);
-    if (any) {
-        limited = json_array();
-        for (int i = 0; limited && i < jobs_task_count(); i++)
-            if (jobs_task_at(i)->rate_limit_per_s > 0)
-                json_array_append_new(limited, json_string(jobs_task_at(i)->name));
-        if (!limited || !(limited_text = json_dumps(limited, JSON_COMPACT))) {
-            json_decref(limited);
-            return sm_error_set(err, SM_ENOMEM, "out of memory");
-        }
-        json_decref(limited);
-    }
+    int rc = limited_tasks_json(&limited_text, err);
+    if (rc)
+        return rc;
+    bool any = limited_text != NULL;
     int64_t now = clock_now_ms();
     db_value p[] = {
         DB_T(c->owner),       DB_T(c->token),       DB_I(now + c->lease_ms), DB_I(now),
