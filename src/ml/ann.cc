@@ -2,9 +2,10 @@
  *
  * The only C++ of the project, kept to what the C side cannot reach: the
  * IndexIVFFlat object, its training, its inverted lists and its file
- * format. Each extern "C" function body is one try block; FAISS reports
- * errors by throwing faiss::FaissException (and std::bad_alloc), both
- * turned into SM_E* codes here.
+ * format. Every call into FAISS runs in a try block (guarded(), or
+ * ann_search's own, which has no error to fill); FAISS reports errors by
+ * throwing faiss::FaissException (and std::bad_alloc), both turned into
+ * SM_E* codes there.
  *
  * The query itself does not call IndexIVF::search: Debian's libfaiss is
  * built for baseline x86-64, where its distance kernels are the scalar
@@ -94,6 +95,21 @@ int fail(sm_error *err, int code, const char *what, const char *detail)
     return code;
 }
 
+/* Runs `body` (0 or an SM_E* code) and turns what it throws into `code`
+ * (SM_ENOMEM for an allocation failure) with the exception's text. */
+template <class F> int guarded(sm_error *err, const char *what, int code, F &&body)
+{
+    try {
+        return body();
+    } catch (const std::bad_alloc &) {
+        return fail(err, SM_ENOMEM, what, "out of memory");
+    } catch (const std::exception &e) {
+        return fail(err, code, what, e.what());
+    } catch (...) {
+        return fail(err, code, what, "unknown exception");
+    }
+}
+
 /* Every row id of every cell is one of the n rows: a loaded index is used
  * to index the document arrays, so nothing out of range may come out. */
 bool ids_in_range(const faiss::IndexIVFFlat &ivf, uint32_t n)
@@ -171,7 +187,7 @@ int load_mapped(const uint8_t *data, size_t len, const char *path, uint32_t n, u
         return fail(err, SM_EIO, path, "truncated or padded");
     if (crc_of(data + sizeof h, (size_t)h.payload) != h.crc)
         return fail(err, SM_EIO, path, "checksum mismatch");
-    try {
+    return guarded(err, path, SM_EIO, [&]() -> int {
         SpanReader reader(data + sizeof h, (size_t)h.payload);
         std::unique_ptr<faiss::Index> ix(faiss::read_index(&reader));
         auto *ivf = dynamic_cast<faiss::IndexIVFFlat *>(ix.get());
@@ -191,13 +207,7 @@ int load_mapped(const uint8_t *data, size_t len, const char *path, uint32_t n, u
         a->centroids = centroids_of(*ivf);
         *out = a.release();
         return 0;
-    } catch (const std::bad_alloc &) {
-        return fail(err, SM_ENOMEM, path, "out of memory");
-    } catch (const std::exception &e) {
-        return fail(err, SM_EIO, path, e.what());
-    } catch (...) {
-        return fail(err, SM_EIO, path, "unknown exception");
-    }
+    });
 }
 
 } // namespace
@@ -226,7 +236,7 @@ extern "C" int ann_build(const float *m, uint32_t n, uint32_t dim, uint32_t nlis
         nlist = ann_nlist_for(n);
     if (nlist > n || nlist > ANN_NLIST_MAX)
         return fail(err, SM_EINVAL, "build", "more cells than rows");
-    try {
+    return guarded(err, "build", SM_EINTERNAL, [&]() -> int {
         std::unique_ptr<ann_index> a(new ann_index);
         std::unique_ptr<faiss::IndexFlatIP> quantizer(
             new faiss::IndexFlatIP((faiss::Index::idx_t)dim));
@@ -249,27 +259,18 @@ extern "C" int ann_build(const float *m, uint32_t n, uint32_t dim, uint32_t nlis
             return fail(err, SM_EINTERNAL, "build", "no flat quantizer");
         *out = a.release();
         return 0;
-    } catch (const std::bad_alloc &) {
-        return fail(err, SM_ENOMEM, "build", "out of memory");
-    } catch (const std::exception &e) {
-        return fail(err, SM_EINTERNAL, "build", e.what());
-    } catch (...) {
-        return fail(err, SM_EINTERNAL, "build", "unknown exception");
-    }
+    });
 }
 
 extern "C" int ann_save(const ann_index *a, const char *path, sm_error *err)
 {
     faiss::VectorIOWriter payload;
-    try {
+    int rc = guarded(err, path, SM_EIO, [&] {
         faiss::write_index(a->ivf.get(), &payload);
-    } catch (const std::bad_alloc &) {
-        return fail(err, SM_ENOMEM, path, "out of memory");
-    } catch (const std::exception &e) {
-        return fail(err, SM_EIO, path, e.what());
-    } catch (...) {
-        return fail(err, SM_EIO, path, "unknown exception");
-    }
+        return 0;
+    });
+    if (rc != 0)
+        return rc;
     FileHeader h{};
     std::memcpy(h.magic, kMagic, sizeof h.magic);
     h.payload = payload.data.size();

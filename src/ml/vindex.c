@@ -10,9 +10,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "ml/ann.h"
+#include "ml/artefact.h"
 
 static bool worse(const vindex_hit *a, const vindex_hit *b)
 {
@@ -156,9 +157,7 @@ size_t vindex_search(const vindex *v, const float *q, size_t k, float min_score,
 
 static double now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+    return (double)clock_mono_ns() / 1e6;
 }
 
 /* recall@10 of `ann` against the exact scan over a fixed sample of rows */
@@ -212,12 +211,13 @@ int vindex_ann_write(const float *m, uint32_t n, uint32_t dim, const char *dir, 
                      json_t **info, sm_error *err)
 {
     *info = NULL;
-    char path[1024];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, ANN_FILE) >= sizeof path)
-        return sm_error_set(err, SM_ETOOLARGE, "ann: path too long");
+    char path[ARTEFACT_PATH_MAX];
+    int rc = artefact_path(dir, ANN_FILE, path, err);
+    if (rc)
+        return rc;
     double t0 = now_ms();
     ann_index *built = NULL, *loaded = NULL;
-    int rc = ann_build(m, n, dim, 0, &built, err);
+    rc = ann_build(m, n, dim, 0, &built, err);
     if (rc == 0)
         rc = ann_save(built, path, err);
     ann_free(built);
