@@ -33,6 +33,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -86,24 +87,6 @@ static void fail(const char *what, size_t i)
     long n = atomic_fetch_add(&g_errors, 1);
     if (n < 10)
         fprintf(stderr, "ws_client: client %zu: %s\n", i, what);
-}
-
-static void base64(const unsigned char *in, size_t len, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
 }
 
 static int write_all(int fd, const char *p, size_t len)
@@ -320,7 +303,7 @@ static int send_handshake(client *c)
     unsigned char raw[16];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         return -1;
-    base64(raw, sizeof raw, c->key);
+    EVP_EncodeBlock((unsigned char *)c->key, raw, sizeof raw);
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET /ws/admin/orders/ HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
@@ -356,7 +339,7 @@ static int check_handshake(client *c, size_t i)
     unsigned char sha[SHA_DIGEST_LENGTH];
     snprintf(cat, sizeof cat, "%s%s", c->key, WS_GUID);
     SHA1((const unsigned char *)cat, strlen(cat), sha);
-    base64(sha, sizeof sha, want);
+    EVP_EncodeBlock((unsigned char *)want, sha, sizeof sha);
     char line[64];
     snprintf(line, sizeof line, "sec-websocket-accept: %s\r\n", want);
     for (char *p = head; *p; p++)
