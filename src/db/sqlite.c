@@ -31,6 +31,7 @@
 
 #include "db/driver.h"
 #include "db/sqlite_batch.h"
+#include "db/sqlite_ckpt.h"
 #include "db/sqlite_gate.h"
 
 typedef struct sqlite_db {
@@ -141,6 +142,7 @@ int db_sqlite_open(const char *path, int timeout_ms, db **out, sm_error *err)
             rc = sm_error_set(err, SM_ENOMEM, "sqlite: out of memory");
             goto fail;
         }
+        sqlite_ckpt_attach(s->conn, s->gate, path);
     }
     *out = &s->base;
     return 0;
@@ -342,6 +344,7 @@ static int sqlite_run(db *d, const char *sql, const db_value *params, int nparam
     sqlite_db *s = (sqlite_db *)d;
     sqlite3_stmt *stmt = NULL;
     db_result *r = NULL;
+    bool gated = false;
     int rc = prepare(s, sql, &stmt, err);
     if (rc < 0)
         return rc;
@@ -366,6 +369,17 @@ static int sqlite_run(db *d, const char *sql, const db_value *params, int nparam
     int64_t total_before = sqlite3_total_changes64(s->conn);
     int64_t rows = 0;
     int step;
+    /* A write outside a transaction is a transaction of its own: it queues
+     * on the file's gate like BEGIN IMMEDIATE does (sqlite_write_gate)
+     * rather than meeting a held write lock and SQLite's sleeping busy
+     * handler. */
+    if (!sqlite3_stmt_readonly(stmt) && sqlite3_get_autocommit(s->conn) && !s->in_gate) {
+        if ((rc = sqlite_gate_enter(s->gate, s->timeout_ms)) < 0) {
+            rc = sm_error_set(err, rc, "sqlite: database is busy (in-process writers)");
+            goto done;
+        }
+        gated = true;
+    }
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         rows++;
         if (r && (rc = read_row(stmt, r, err)) < 0)
@@ -385,6 +399,8 @@ static int sqlite_run(db *d, const char *sql, const db_value *params, int nparam
 done:
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
+    if (gated)
+        sqlite_gate_leave(s->gate);
     if (rc < 0)
         db_result_free(r);
     else if (out)

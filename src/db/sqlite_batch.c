@@ -19,17 +19,9 @@
  * I/O error), the units already run in it are failed with the error and the
  * rest run in a fresh batch.
  *
- * Checkpoints (copying the WAL back into the database file, with an fsync)
- * would stall every queued unit if the writer ran them after its commit, as
- * SQLite's auto-checkpoint does. So the writer's connection has auto-
- * checkpoint off, its WAL hook counts the log's pages, and past
- * SQLITE_CHECKPOINT_PAGES it wakes a checkpointer thread with a connection of
- * its own, which runs PASSIVE checkpoints alongside the writer, one per
- * SQLITE_CHECKPOINT_PAGES new frames. Those rarely complete while the
- * writer keeps appending, and the log only restarts after a complete one,
- * so past SQLITE_WAL_RESTART_PAGES the writer also checkpoints between two
- * batches (little is left to copy by then), which keeps the WAL file small.
- * Without a checkpointer thread the writer does all of it inline. */
+ * Checkpoints are not the writer's: its connection, like every other,
+ * hands them to the file's checkpointer thread (sqlite_ckpt.c), so a batch
+ * never waits behind a copy of the log. */
 #include "db/sqlite_batch.h"
 
 #include <pthread.h>
@@ -42,11 +34,6 @@
 #include "core/log.h"
 
 #define SQLITE_BATCH_MAX 64
-#define SQLITE_CHECKPOINT_PAGES 1000
-/* Past this many frames the writer checkpoints between two batches itself:
- * no frame is appended meanwhile, so the checkpoint can complete and the
- * next transaction restarts the log from its beginning. */
-#define SQLITE_WAL_RESTART_PAGES (16 * SQLITE_CHECKPOINT_PAGES)
 #define SQLITE_WRITERS_MAX 64
 
 typedef struct batch_unit {
@@ -68,12 +55,6 @@ typedef struct sqlite_writer {
     pthread_cond_t work; /* the writer waits for units */
     pthread_cond_t done; /* callers wait for their unit */
     batch_unit *head, *tail;
-    db *ckpt_conn;       /* the checkpointer thread's connection */
-    pthread_cond_t ckpt; /* the checkpointer waits for a full log */
-    bool ckpt_wanted;    /* under mu */
-    int wal_pages;       /* log size after the last commit (writer thread) */
-    int ckpt_mark;       /* log size at the last checkpoint request (writer thread) */
-    int inline_mark;     /* log size at the writer's last own checkpoint */
 } sqlite_writer;
 
 static sqlite_writer *g_writers[SQLITE_WRITERS_MAX];
@@ -137,61 +118,6 @@ static batch_unit *run_batch(sqlite_writer *w, batch_unit *list)
     return NULL;
 }
 
-static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
-{
-    (void)conn;
-    (void)name;
-    ((sqlite_writer *)arg)->wal_pages = pages;
-    return SQLITE_OK;
-}
-
-static void *checkpointer_main(void *arg)
-{
-    sqlite_writer *w = arg;
-    sqlite3 *conn = db_sqlite_handle(w->ckpt_conn);
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->ckpt_wanted)
-            pthread_cond_wait(&w->ckpt, &w->mu);
-        w->ckpt_wanted = false;
-        pthread_mutex_unlock(&w->mu);
-        int log_pages = 0, done_pages = 0;
-        int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages,
-                                           &done_pages);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            log_warning("sqlite: checkpoint of %s failed: %s", w->path, sqlite3_errmsg(conn));
-        pthread_mutex_lock(&w->mu);
-    }
-    return NULL;
-}
-
-/* After a commit: hand a full log to the checkpointer, or checkpoint here
- * when it cannot keep up. */
-static void after_commit(sqlite_writer *w)
-{
-    /* Checkpoints are asked for per SQLITE_CHECKPOINT_PAGES new frames, not
-     * per commit: while readers pin the log it stays above any threshold,
-     * and a request per commit meant an fsync pair per commit. */
-    if (w->wal_pages < w->ckpt_mark || w->wal_pages < w->inline_mark)
-        w->ckpt_mark = w->inline_mark = 0; /* the log restarted from its beginning */
-    if (!w->ckpt_conn || (w->wal_pages >= SQLITE_WAL_RESTART_PAGES &&
-                          w->wal_pages - w->inline_mark >= SQLITE_CHECKPOINT_PAGES)) {
-        if (w->wal_pages - w->inline_mark < SQLITE_CHECKPOINT_PAGES)
-            return;
-        w->inline_mark = w->wal_pages;
-        sqlite3_wal_checkpoint_v2(db_sqlite_handle(w->conn), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-                                  NULL);
-        return;
-    }
-    if (w->wal_pages - w->ckpt_mark < SQLITE_CHECKPOINT_PAGES)
-        return;
-    w->ckpt_mark = w->wal_pages;
-    pthread_mutex_lock(&w->mu);
-    w->ckpt_wanted = true;
-    pthread_cond_signal(&w->ckpt);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static void *writer_main(void *arg)
 {
     sqlite_writer *w = arg;
@@ -211,7 +137,6 @@ static void *writer_main(void *arg)
         batch_unit *rest = list;
         while (rest)
             rest = run_batch(w, rest);
-        after_commit(w);
 
         pthread_mutex_lock(&w->mu);
         for (batch_unit *u = list, *next; u; u = next) {
@@ -237,11 +162,6 @@ static sqlite_writer *writer_start(const sqlite_gate *gate, const char *path, in
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
 
-    sqlite3 *conn = db_sqlite_handle(w->conn);
-    sqlite3_wal_autocheckpoint(conn, 0);
-    sqlite3_wal_hook(conn, wal_hook, w);
-    pthread_cond_init(&w->ckpt, NULL);
-
     /* The threads take no signals: SIGTERM and friends go to the main thread. */
     sigset_t all, old;
     sigfillset(&all);
@@ -250,20 +170,10 @@ static sqlite_writer *writer_start(const sqlite_gate *gate, const char *path, in
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* The checkpointer first, so that the writer sees ckpt_conn settled;
-     * without one the writer checkpoints inline (after_commit). */
-    if (db_sqlite_open(path, timeout_ms, &w->ckpt_conn, NULL) == 0 &&
-        pthread_create(&tid, &attr, checkpointer_main, w) != 0) {
-        db_close(w->ckpt_conn);
-        w->ckpt_conn = NULL;
-    }
     int rc = pthread_create(&tid, &attr, writer_main, w);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        /* A checkpointer already running keeps `w` (it waits forever). */
-        if (w->ckpt_conn)
-            return NULL;
         db_close(w->conn);
         goto fail;
     }

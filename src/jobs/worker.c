@@ -88,8 +88,7 @@ struct wgroup {
     pthread_t *threads;
     int nthreads;
     bool fetcher_started;
-    outcome *out;    /* fetcher scratch, concurrency entries */
-    unsigned rounds; /* fetcher only: committed rounds since the last checkpoint request */
+    outcome *out; /* fetcher scratch, concurrency entries */
 };
 
 struct worker {
@@ -106,7 +105,6 @@ struct worker {
     uint64_t drain_deadline_ns;
     atomic_uint_fast64_t lease_ok_ns; /* start of the last successful lease extension */
     bool hb_started;
-    bool ckpt_wanted; /* under mu: a fetcher asks the heartbeat thread to checkpoint */
     pthread_t hb;
     queue_listener *listener;
 };
@@ -493,52 +491,6 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t until_m
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
-/* SQLite: a fetcher asks for a checkpoint after FETCH_CHECKPOINT_ROUNDS
- * committed rounds (an idle worker's round writes ~6 pages), at the moment
- * it goes idle, so that the copy runs between jobs rather than alongside
- * the next round; a queue that never idles asks every
- * 16 × FETCH_CHECKPOINT_ROUNDS rounds regardless. Known limit: the WAL is
- * only restarted from its beginning by a writer after a complete
- * checkpoint, and in practice that still mostly happens after some other
- * connection's own auto-checkpoint at 1,000 pages (an enqueuer on its own
- * connection then pays 2-5 ms once per ~80 idle jobs, which is the
- * SQLite latency p99; docs/JOBS.md "Performance"). */
-#define FETCH_CHECKPOINT_ROUNDS 64
-
-/* Under g->mu, after a round: whether to ask for a checkpoint now. */
-static bool checkpoint_due(wgroup *g, int got)
-{
-    bool idle = got <= 0 && g->busy == 0;
-    if (g->rounds < FETCH_CHECKPOINT_ROUNDS || (!idle && g->rounds < 16 * FETCH_CHECKPOINT_ROUNDS))
-        return false;
-    g->rounds = 0;
-    return true;
-}
-
-static void ask_checkpoint(worker *w)
-{
-    pthread_mutex_lock(&w->mu);
-    w->ckpt_wanted = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-/* The fetcher's connection. On SQLite it claims on it directly (queue.c),
- * so it must not run SQLite's auto-checkpoint inside a commit: that copies
- * the WAL and fsyncs the database, 10-20 ms during which a new job waits.
- * The heartbeat thread checkpoints instead, when the fetcher asks
- * (checkpoint_due). */
-static int fetch_connection(wgroup *g, db **out, sm_error *err)
-{
-    int rc = db_thread(out, err);
-    if (rc)
-        return rc;
-    if (db_get_kind(*out) == DB_SQLITE &&
-        db_exec(*out, "PRAGMA wal_autocheckpoint = 0", NULL, 0, NULL, err) != 0)
-        log_warning("jobs: %s fetcher keeps auto-checkpoints: %s", g->queue, err->message);
-    return 0;
-}
-
 static void *fetcher_main(void *arg)
 {
     wgroup *g = arg;
@@ -557,7 +509,7 @@ static void *fetcher_main(void *arg)
         g->wake = false;
         pthread_mutex_unlock(&g->mu);
 
-        if (!d && fetch_connection(g, &d, &err) != 0) {
+        if (!d && db_thread(&d, &err) != 0) {
             log_error("jobs: %s fetcher has no database: %s", g->queue, err.message);
             d = NULL;
         }
@@ -567,8 +519,6 @@ static void *fetcher_main(void *arg)
             /* The steady state: successes and the next claim in one commit. */
             got = fetch(g, d, free_slots, g->out, n);
             next_poll = clock_mono_ns() + poll_ns;
-            if ((got > 0 || n > 0) && db_get_kind(d) == DB_SQLITE)
-                g->rounds++;
         }
         if (d && n + nrel > 0)
             write_outcomes(g, d, g->out, n, nrel, !claim || got < 0);
@@ -576,11 +526,6 @@ static void *fetcher_main(void *arg)
             break;
 
         pthread_mutex_lock(&g->mu);
-        if (checkpoint_due(g, got)) {
-            pthread_mutex_unlock(&g->mu);
-            ask_checkpoint(w);
-            pthread_mutex_lock(&g->mu);
-        }
         /* A full claim may have left more due jobs: go round again at once
          * (as soon as a slot frees up). */
         if (got > 0 && got == free_slots && g->busy < g->concurrency)
@@ -649,32 +594,6 @@ static void heartbeat_once(worker *w, db *d)
         log_error("jobs: reaping expired leases failed: %s", err.message);
 }
 
-/* SQLite: a PASSIVE checkpoint (copies the WAL back into the database
- * without blocking readers or writers), asked for by the fetchers, whose
- * own connections never checkpoint inside a commit (see fetch_connection).
- * Under sustained load a passive one rarely completes, and the WAL only
- * restarts from its beginning after a complete one, so past
- * CHECKPOINT_RESTART_FRAMES it is followed by a RESTART checkpoint, which
- * makes writers wait for it (tens of ms, once per ~64 MB of log). */
-#define CHECKPOINT_RESTART_FRAMES 16000
-
-static void checkpoint_once(db *d)
-{
-    db_result *r = NULL;
-    sm_error err = {0};
-    if (db_query(d, "PRAGMA wal_checkpoint(PASSIVE)", NULL, 0, &r, &err) != 0) {
-        log_warning("jobs: checkpoint failed: %s", err.message);
-        return;
-    }
-    int64_t log_frames = db_result_int(r, 0, 1), done = db_result_int(r, 0, 2);
-    db_result_free(r);
-    r = NULL;
-    if (log_frames >= CHECKPOINT_RESTART_FRAMES && done < log_frames &&
-        db_query(d, "PRAGMA wal_checkpoint(RESTART)", NULL, 0, &r, &err) != 0)
-        log_warning("jobs: checkpoint failed: %s", err.message);
-    db_result_free(r);
-}
-
 static void *heartbeat_main(void *arg)
 {
     worker *w = arg;
@@ -683,22 +602,16 @@ static void *heartbeat_main(void *arg)
     pthread_mutex_lock(&w->mu);
     while (!atomic_load(&w->stopping)) {
         db *d = NULL;
-        bool ckpt = w->ckpt_wanted, beat = clock_mono_ns() >= next_beat;
-        w->ckpt_wanted = false;
+        bool beat = clock_mono_ns() >= next_beat;
         pthread_mutex_unlock(&w->mu);
-        if (db_thread(&d, &err) != 0) {
+        if (db_thread(&d, &err) != 0)
             log_error("jobs: heartbeat has no database: %s", err.message);
-            beat = true; /* retry after a full interval */
-        } else {
-            if (ckpt)
-                checkpoint_once(d);
-            if (beat)
-                heartbeat_once(w, d);
-        }
+        else if (beat)
+            heartbeat_once(w, d);
         if (beat)
             next_beat = clock_mono_ns() + every;
         pthread_mutex_lock(&w->mu);
-        if (!atomic_load(&w->stopping) && !w->ckpt_wanted)
+        if (!atomic_load(&w->stopping))
             timed_wait(&w->cv, &w->mu, next_beat);
     }
     pthread_mutex_unlock(&w->mu);

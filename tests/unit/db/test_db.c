@@ -3,8 +3,11 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "db/driver.h"
+#include "db/sqlite_ckpt.h"
 
 static const char *const create_t = "CREATE TABLE t (id BIGINT PRIMARY KEY, i BIGINT, "
                                     "r DOUBLE PRECISION, s TEXT)";
@@ -435,6 +438,55 @@ static void db_thread_reconnects_after_connection_loss(void **state)
     OK(db_ping(again, &g_err));
 }
 
+/* SQLite: no committing connection checkpoints on its own; the file's
+ * checkpointer thread copies the log back and restarts it, so the log file
+ * stays bounded even under a writer that never pauses (past 16,000 pages a
+ * commit waits for one checkpoint round before it returns). */
+static void db_sqlite_checkpointer_bounds_the_log(void **state)
+{
+    fixture *f = *state;
+    if (f->kind != DB_SQLITE)
+        return; /* PostgreSQL checkpoints on its own */
+    char path[2100], wal[2110];
+    snprintf(path, sizeof path, "%s/nested/dir/test.db", f->dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    assert_int_equal(count_rows(f->d, "PRAGMA wal_autocheckpoint"), 0);
+    OK(db_exec(f->d, "CREATE TABLE big (id BIGINT PRIMARY KEY, s TEXT NOT NULL)", NULL, 0, NULL,
+               &g_err));
+    /* 8,000 commits of five or six pages each (a row with three overflow
+     * pages): ~170 MB of log if it never restarted. */
+    static char text[12000];
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    long rounds0 = 0, restarts0 = 0, rounds = 0, restarts = 0;
+    (void)sqlite_ckpt_stats(path, &rounds0, &restarts0);
+    off_t largest = 0;
+    for (int i = 0; i < 8000; i++) {
+        db_value p[] = {DB_I(i), DB_T(text)};
+        OK(db_exec(f->d, "INSERT INTO big (id, s) VALUES ($1, $2)", p, 2, NULL, &g_err));
+        struct stat st;
+        if (i % 50 == 0 && stat(wal, &st) == 0 && st.st_size > largest)
+            largest = st.st_size;
+    }
+    assert_true(sqlite_ckpt_stats(path, &rounds, &restarts));
+    assert_true(rounds > rounds0);
+    /* Writers are held past 16,000 pages (~66 MB) until a round completes. */
+    assert_true(largest > 0);
+    assert_true(largest < (off_t)96 << 20);
+    /* Once the writer pauses, the checkpointer finishes the copy and
+     * restarts the log with a commit of its own. */
+    for (int i = 0; i < 300 && restarts == restarts0; i++) {
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        assert_true(sqlite_ckpt_stats(path, &rounds, &restarts));
+    }
+    assert_true(restarts > restarts0);
+    assert_int_equal(count_rows(f->d, "SELECT count(*) FROM big"), 8000);
+    db_result *r = NULL;
+    OK(db_query(f->d, "PRAGMA quick_check", NULL, 0, &r, &g_err));
+    assert_string_equal(db_result_text(r, 0, 0), "ok");
+    db_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +503,7 @@ int main(void)
         FIXTURE_TEST(db_text_round_trips_verbatim),
         FIXTURE_TEST(db_waiting_writer_gets_busy),
         FIXTURE_TEST(db_thread_reconnects_after_connection_loss),
+        FIXTURE_TEST(db_sqlite_checkpointer_bounds_the_log),
     };
     return fixture_run_both("db", tests, sizeof tests / sizeof tests[0]);
 }
