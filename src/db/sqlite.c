@@ -23,12 +23,14 @@
  * syntax); BUSY/LOCKED after the busy timeout to SM_EBUSY; the rest to
  * SM_EDB with sqlite3_errmsg(). */
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "db/driver.h"
 #include "db/sqlite_batch.h"
 #include "db/sqlite_ckpt.h"
@@ -103,10 +105,29 @@ fail:
     return sm_error_set(err, SM_EUNAVAILABLE, "sqlite: cannot create %s: %s", dir, strerror(errno));
 }
 
+/* No bulk page-cache allocation. By default SQLite gives every page cache
+ * (each connection's, and each temporary b-tree's that a statement builds
+ * and drops) a first allocation of 20 pages, which it threads through page
+ * by page. Connections of the job queue have their whole cache discarded at
+ * almost every transaction, because another connection wrote since; with
+ * the bulk, the glibc heap then shrank (madvise and a TLB shootdown across
+ * CPUs) and grew back (page faults) several times per job. Without it,
+ * pages are allocated one by one as a transaction touches them: the idle
+ * enqueue-to-start median went from 570 to 250-320 µs on a 2-vCPU VM
+ * (bench/jobs.sh, docs/PERFORMANCE.md). */
+static void sqlite_configure(void)
+{
+    /* Before the library initialises, which sqlite3_open_v2() does. */
+    if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) != SQLITE_OK)
+        log_warning("sqlite: cannot turn the page cache's bulk allocation off");
+}
+
 int db_sqlite_open(const char *path, int timeout_ms, db **out, sm_error *err)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
     sqlite_db *s = NULL;
     int rc;
+    pthread_once(&configured, sqlite_configure);
     bool memory = strcmp(path, ":memory:") == 0;
     if (!memory && (rc = make_parent_dirs(path, err)) < 0)
         return rc;
