@@ -194,6 +194,17 @@ static int limited_tasks_json(char **out, sm_error *err)
     return rc;
 }
 
+/* Whether a rate-limited task runs on `queue`. */
+static bool queue_rate_limited(const char *queue)
+{
+    for (int i = 0; i < jobs_task_count(); i++) {
+        const jobs_task *t = jobs_task_at(i);
+        if (t->rate_limit_per_s > 0 && strcmp(t->queue, queue) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int claim_unit(db *d, void *arg, sm_error *err)
 {
     claim_ctx *c = arg;
@@ -207,10 +218,12 @@ static int claim_unit(db *d, void *arg, sm_error *err)
     c->n = 0;
     if (c->complete && (rc = batch_unit_fn(d, c->complete, err)))
         return rc;
+    /* A limited task only runs on its own queue (jobs_enqueue): other
+     * queues need no filter. */
+    if (!queue_rate_limited(c->queue))
+        return claim_rows(c, d, 0, NULL, c->limit, now, &got, err);
     if ((rc = limited_tasks_json(&limited_text, err)))
         return rc;
-    if (!limited_text)
-        return claim_rows(c, d, 0, NULL, c->limit, now, &got, err);
     if ((rc = claim_rows(c, d, 2, limited_text, c->limit, now, &got, err)))
         goto done;
     for (int i = 0; i < ntasks && c->n < c->limit; i++) {
@@ -237,17 +250,6 @@ static int claim_unit(db *d, void *arg, sm_error *err)
 done:
     free(limited_text);
     return rc;
-}
-
-/* Whether a rate-limited task runs on `queue`. */
-static bool queue_rate_limited(const char *queue)
-{
-    for (int i = 0; i < jobs_task_count(); i++) {
-        const jobs_task *t = jobs_task_at(i);
-        if (t->rate_limit_per_s > 0 && strcmp(t->queue, queue) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* SQLite: the claim's transaction on the caller's own connection (BEGIN
