@@ -15,7 +15,7 @@
 # One JSON line per measure. LOG_LEVEL=WARNING: the per-job start/finish
 # lines are off, as for any throughput measure (they cost ~20 %).
 # Knobs: SM_BUILD=build BENCH_JOBS BENCH_CONCURRENCY BENCH_LATENCY_JOBS
-#        BENCH_ENGINES="sqlite postgres"
+#        BENCH_ENGINES="sqlite postgres" BENCH_MEASURES="throughput latency"
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
@@ -26,6 +26,7 @@ BENCH_JOBS=${BENCH_JOBS:-100000}
 BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-64}
 BENCH_LATENCY_JOBS=${BENCH_LATENCY_JOBS:-2000}
 BENCH_ENGINES=${BENCH_ENGINES:-sqlite postgres}
+BENCH_MEASURES=${BENCH_MEASURES:-throughput latency}
 
 make -s BUILD="$SM_BUILD" "$SM_BUILD/smartmarket"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sm-jobs-bench.XXXXXX")
@@ -67,7 +68,7 @@ for engine in $BENCH_ENGINES; do
         PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         sh scripts/pg.sh start "$PG_DIR" "$PG_PORT" >/dev/null
     fi
-    for measure in throughput latency; do
+    for measure in $BENCH_MEASURES; do
         DATABASE_URL=$(fresh_db "$engine" "bench_$measure")
         export DATABASE_URL
         "$SM_BUILD/smartmarket" migrate >/dev/null
