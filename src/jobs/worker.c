@@ -59,6 +59,7 @@ typedef struct wslot {
     queue_job job;  /* args owned while not FREE */
     jobs_ctx ctx;
     uint64_t claimed_ns; /* when the lease was taken */
+    uint64_t started_ns; /* when a job thread took it */
     uint64_t deadline_ns;
     int rc;                                  /* DONE: the task's return */
     char *result;                            /* DONE: result JSON text, owned */
@@ -69,6 +70,8 @@ typedef struct wslot {
 typedef struct outcome {
     queue_job job; /* args not copied */
     int rc;
+    bool stopped; /* the fetcher stopped it (time limit, lease): log its job.fail */
+    uint64_t ran_ns;
     char *result;
     char message[SM_ERROR_MESSAGE_MAX + 32];
 } outcome;
@@ -216,7 +219,18 @@ static void job_execute(wgroup *g, wslot *s)
             s->rc = SM_EINTERNAL; /* a task must return 0 or a negative code */
     }
     double ms = (double)(clock_mono_ns() - t0) / 1e6;
-    if (s->rc == 0) {
+    pthread_mutex_lock(&g->mu);
+    bool abandoned = s->abandoned;
+    pthread_mutex_unlock(&g->mu);
+    if (abandoned) {
+        /* The fetcher already recorded this attempt (and logged its
+         * job.fail, or released it at shutdown): what the task returns now
+         * is discarded. */
+        log_emit(LOG_WARNING, "job.late_return",
+                 json_pack("{sI ss ss si sf ss}", "job_id", (json_int_t)s->job.id, "task",
+                           s->job.task, "queue", g->queue, "attempt", s->job.attempt, "duration_ms",
+                           ms, "returned", s->rc == 0 ? "success" : sm_strerror(s->rc)));
+    } else if (s->rc == 0) {
         if (result)
             s->result = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
         log_emit(LOG_INFO, "job.finish",
@@ -271,7 +285,8 @@ static void *job_thread_main(void *arg)
         g->nready--;
         wslot *s = &g->slots[i];
         s->state = SLOT_RUNNING;
-        s->deadline_ns = clock_mono_ns() + (uint64_t)time_limit_ms(g->w, s->job.task) * 1000000u;
+        s->started_ns = clock_mono_ns();
+        s->deadline_ns = s->started_ns + (uint64_t)time_limit_ms(g->w, s->job.task) * 1000000u;
         pthread_mutex_unlock(&g->mu);
 
         job_execute(g, s);
@@ -306,6 +321,23 @@ static void publish_failure(const outcome *o, const char *state)
     json_decref(data);
 }
 
+/* The job.fail line of an attempt the fetcher stopped (job_execute logs
+ * job.late_return when the task comes back). */
+static void log_job_fail(const outcome *o)
+{
+    char corr[QUEUE_CORRELATION_MAX + 1];
+    if (o->job.correlation_id[0])
+        snprintf(corr, sizeof corr, "%s", o->job.correlation_id);
+    else
+        snprintf(corr, sizeof corr, "job-%lld", (long long)o->job.id);
+    log_set_correlation_id(corr);
+    log_emit(LOG_WARNING, "job.fail",
+             json_pack("{sI ss ss si sf ss}", "job_id", (json_int_t)o->job.id, "task", o->job.task,
+                       "queue", o->job.queue, "attempt", o->job.attempt, "duration_ms",
+                       (double)o->ran_ns / 1e6, "error", o->message));
+    log_set_correlation_id(NULL);
+}
+
 /* Writes what the fetcher collected: successes in one batch, failures one
  * by one (each then published), releases in one batch. */
 static void write_outcomes(wgroup *g, db *d, outcome *o, int n, int nrelease, bool successes)
@@ -323,6 +355,8 @@ static void write_outcomes(wgroup *g, db *d, outcome *o, int n, int nrelease, bo
         char state[16] = "";
         if (o[i].rc == 0)
             continue;
+        if (o[i].stopped) /* its thread is still in the task: the fail line is ours */
+            log_job_fail(&o[i]);
         if (queue_fail(d, o[i].job.id, o[i].job.token, o[i].job.attempt, o[i].message, false, state,
                        &err) != 0) {
             log_error("jobs: recording the failure of job %lld failed: %s", (long long)o[i].job.id,
@@ -347,6 +381,7 @@ static void outcome_take(outcome *o, const wslot *s, int rc, const char *message
     o->job = s->job;
     o->job.args = NULL;
     o->rc = rc;
+    o->stopped = false;
     o->result = NULL;
     snprintf(o->message, sizeof o->message, "%s", message);
 }
@@ -384,7 +419,9 @@ static int collect(wgroup *g, uint64_t now, bool stopping, int *nrelease, uint64
             if (why) {
                 atomic_store(&s->ctx.stop, true);
                 s->abandoned = true;
-                outcome_take(&g->out[n++], s, SM_ETIMEOUT, why);
+                outcome_take(&g->out[n], s, SM_ETIMEOUT, why);
+                g->out[n].stopped = true;
+                g->out[n++].ran_ns = now - s->started_ns;
             } else if (!drain_over) {
                 if (s->deadline_ns < *next_ns)
                     *next_ns = s->deadline_ns;

@@ -85,6 +85,14 @@ describe('jobs', () => {
     const j = await enqueue(srv, 'sleep_until_stopped');
     const x = await waitJob(srv, j.id, (y) => y.state === 'retryable');
     assert.match(x.last_error, /time limit/);
+    // One job.fail line, when the limit passed; the task, asked to stop, comes
+    // back later and its return is logged as discarded, never as job.finish.
+    for (let i = 0; i < 100 && w.lines('job.late_return', j.id).length === 0; i++) await sleep(50);
+    const fails = w.lines('job.fail', j.id);
+    assert.equal(fails.length, 1);
+    assert.match(fails[0].json.error, /time limit/);
+    assert.equal(w.lines('job.late_return', j.id).length, 1);
+    assert.equal(w.lines('job.finish', j.id).length, 0);
     await w.stop();
     await srv.post(`/api/admin/jobs/${j.id}/cancel/`, {}, { token: srv.adminToken });
   });
