@@ -189,20 +189,34 @@ int worker_parse_queues(const char *spec, int default_concurrency, worker_queue 
 /* ---- job threads ---- */
 
 /* Runs one attempt on the calling job thread; fills s->rc/result/message. */
+/* Makes the job's correlation id (the enqueuing request's, or job-<id>) this
+ * thread's log correlation id. */
+static void log_as_job(const queue_job *j)
+{
+    char corr[QUEUE_CORRELATION_MAX + 1];
+    if (j->correlation_id[0])
+        snprintf(corr, sizeof corr, "%s", j->correlation_id);
+    else
+        snprintf(corr, sizeof corr, "job-%lld", (long long)j->id);
+    log_set_correlation_id(corr);
+}
+
+static void log_job_fail(const queue_job *j, const char *queue, double ms, const char *error)
+{
+    log_emit(LOG_WARNING, "job.fail",
+             json_pack("{sI ss ss si sf ss}", "job_id", (json_int_t)j->id, "task", j->task, "queue",
+                       queue, "attempt", j->attempt, "duration_ms", ms, "error", error));
+}
+
 static void job_execute(wgroup *g, wslot *s)
 {
     const jobs_task *t = jobs_task_find(s->job.task);
     json_t *args = NULL, *result = NULL;
     sm_error err = {0};
     db *d = NULL;
-    char corr[QUEUE_CORRELATION_MAX + 1];
     uint64_t t0 = clock_mono_ns();
 
-    if (s->job.correlation_id[0])
-        snprintf(corr, sizeof corr, "%s", s->job.correlation_id);
-    else
-        snprintf(corr, sizeof corr, "job-%lld", (long long)s->job.id);
-    log_set_correlation_id(corr);
+    log_as_job(&s->job);
     log_emit(LOG_INFO, "job.start",
              json_pack("{sI ss ss si si sI}", "job_id", (json_int_t)s->job.id, "task", s->job.task,
                        "queue", g->queue, "attempt", s->job.attempt, "max_attempts",
@@ -239,10 +253,7 @@ static void job_execute(wgroup *g, wslot *s)
     } else {
         snprintf(s->message, sizeof s->message, "%s: %s", sm_strerror(s->rc),
                  err.message[0] ? err.message : "failed");
-        log_emit(LOG_WARNING, "job.fail",
-                 json_pack("{sI ss ss si sf ss}", "job_id", (json_int_t)s->job.id, "task",
-                           s->job.task, "queue", g->queue, "attempt", s->job.attempt, "duration_ms",
-                           ms, "error", s->message));
+        log_job_fail(&s->job, g->queue, ms, s->message);
     }
     json_decref(result);
     json_decref(args);
@@ -321,23 +332,6 @@ static void publish_failure(const outcome *o, const char *state)
     json_decref(data);
 }
 
-/* The job.fail line of an attempt the fetcher stopped (job_execute logs
- * job.late_return when the task comes back). */
-static void log_job_fail(const outcome *o)
-{
-    char corr[QUEUE_CORRELATION_MAX + 1];
-    if (o->job.correlation_id[0])
-        snprintf(corr, sizeof corr, "%s", o->job.correlation_id);
-    else
-        snprintf(corr, sizeof corr, "job-%lld", (long long)o->job.id);
-    log_set_correlation_id(corr);
-    log_emit(LOG_WARNING, "job.fail",
-             json_pack("{sI ss ss si sf ss}", "job_id", (json_int_t)o->job.id, "task", o->job.task,
-                       "queue", o->job.queue, "attempt", o->job.attempt, "duration_ms",
-                       (double)o->ran_ns / 1e6, "error", o->message));
-    log_set_correlation_id(NULL);
-}
-
 /* Writes what the fetcher collected: successes in one batch, failures one
  * by one (each then published), releases in one batch. */
 static void write_outcomes(wgroup *g, db *d, outcome *o, int n, int nrelease, bool successes)
@@ -355,8 +349,11 @@ static void write_outcomes(wgroup *g, db *d, outcome *o, int n, int nrelease, bo
         char state[16] = "";
         if (o[i].rc == 0)
             continue;
-        if (o[i].stopped) /* its thread is still in the task: the fail line is ours */
-            log_job_fail(&o[i]);
+        if (o[i].stopped) { /* its thread is still in the task: the fail line is ours */
+            log_as_job(&o[i].job);
+            log_job_fail(&o[i].job, o[i].job.queue, (double)o[i].ran_ns / 1e6, o[i].message);
+            log_set_correlation_id(NULL);
+        }
         if (queue_fail(d, o[i].job.id, o[i].job.token, o[i].job.attempt, o[i].message, false, state,
                        &err) != 0) {
             log_error("jobs: recording the failure of job %lld failed: %s", (long long)o[i].job.id,
