@@ -20,9 +20,10 @@
  *     write transaction of the checkpointer's own, which restarts the log.
  *     The first commit after a restart rewrites the log header and fsyncs
  *     it; done here, that is off every caller's path.
- *   - one that could not (commits arrived while it copied, or a reader
- *     still needed old pages) is retried after 1, 2, 4 … 256 ms, each retry
- *     copying only what was added, until one completes between commits.
+ *   - one that could not (commits arrived while it copied, a reader still
+ *     needed old pages or kept the log from restarting) is retried after 1,
+ *     2, 4 … 256 ms, each retry copying only what was added, until one
+ *     completes between commits.
  *   - past CKPT_HOLD_PAGES (~64 MB of log: writers that never pause), a
  *     commit's hook waits, before returning to its caller, until the
  *     checkpointer has finished a round that began after that commit: this
@@ -66,6 +67,7 @@ typedef struct ckpt {
     long round_seq;         /* under mu: rounds finished */
     bool running;           /* under mu: a round is under way */
     atomic_int trigger;     /* log pages at which a commit wakes the thread */
+    int own_pages;          /* the log's size after the thread's own last commit */
     atomic_long rounds;     /* checkpoints run (tests, diagnostics) */
     atomic_long restarts;
 } ckpt;
@@ -109,10 +111,20 @@ static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* The checkpointer connection's own WAL hook: no checkpoint, just the size. */
+static int own_hook(void *arg, sqlite3 *conn, const char *name, int pages)
+{
+    (void)conn;
+    (void)name;
+    ((ckpt *)arg)->own_pages = pages;
+    return SQLITE_OK;
+}
+
 /* Rewrites page 1 unchanged (its user_version field) in a transaction of
- * its own: after a complete checkpoint that commit restarts the log. The
- * caller holds the file's gate. */
-static bool restart_log(ckpt *c)
+ * its own: after a complete checkpoint of a `log_pages` log, that commit
+ * restarts the log, unless a reader still holds a place in it; true when
+ * it did (the log is shorter after it). The caller holds the file's gate. */
+static bool restart_log(ckpt *c, int log_pages)
 {
     sqlite3_stmt *st = NULL;
     char sql[64];
@@ -123,13 +135,16 @@ static bool restart_log(ckpt *c)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
-    if (rc == SQLITE_ROW && sqlite3_exec(c->conn, sql, NULL, NULL, NULL) == SQLITE_OK &&
-        sqlite3_exec(c->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        atomic_fetch_add(&c->restarts, 1);
-        return true;
+    c->own_pages = log_pages;
+    if (rc != SQLITE_ROW || sqlite3_exec(c->conn, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(c->conn, "ROLLBACK", NULL, NULL, NULL);
+        return false;
     }
-    sqlite3_exec(c->conn, "ROLLBACK", NULL, NULL, NULL);
-    return false;
+    if (c->own_pages >= log_pages)
+        return false; /* appended, not restarted: a reader was in the log */
+    atomic_fetch_add(&c->restarts, 1);
+    return true;
 }
 
 /* One PASSIVE checkpoint; true when it copied the whole log. */
@@ -145,13 +160,13 @@ static bool checkpoint(ckpt *c, int *log_pages)
 
 /* A checkpoint and, when it copied everything, a log restart; true when
  * both were done. When a writer holds the file, its next commit restarts
- * the log if nothing was appended meanwhile; the round is retried anyway. */
+ * the log if nothing was appended meanwhile; the round is retried anyway,
+ * as it is when a reader kept the log from restarting. */
 static bool checkpoint_round(ckpt *c, int *log_pages)
 {
-    bool restarted = false;
     if (!checkpoint(c, log_pages) || sqlite_gate_enter(c->gate, 0) != 0)
         return false;
-    restarted = restart_log(c);
+    bool restarted = restart_log(c, *log_pages);
     sqlite_gate_leave(c->gate);
     return restarted;
 }
@@ -202,7 +217,7 @@ static ckpt *ckpt_start(sqlite_gate *gate, const char *path)
         sqlite3_exec(c->conn, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      NULL) != SQLITE_OK)
         goto fail;
-    sqlite3_wal_autocheckpoint(c->conn, 0);
+    sqlite3_wal_hook(c->conn, own_hook, c); /* also turns auto-checkpoint off */
     atomic_init(&c->trigger, CKPT_PAGES);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
