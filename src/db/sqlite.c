@@ -478,11 +478,6 @@ static int sqlite_write_tx(db *d, db_tx_fn fn, void *arg, sm_error *err)
     return sqlite_batch_write_tx(s->gate, s->path, s->timeout_ms, d, fn, arg, err);
 }
 
-sqlite3 *db_sqlite_handle(db *d)
-{
-    return d && d->drv == &sqlite_driver ? ((sqlite_db *)d)->conn : NULL;
-}
-
 static const db_driver sqlite_driver = {
     .kind = DB_SQLITE,
     .max_params = DB_SQLITE_MAX_PARAMS,

@@ -12,8 +12,4 @@
 int sqlite_batch_write_tx(const sqlite_gate *gate, const char *path, int timeout_ms, db *d,
                           db_tx_fn fn, void *arg, sm_error *err);
 
-/* The raw handle of a SQLite connection (NULL for another engine). */
-typedef struct sqlite3 sqlite3;
-sqlite3 *db_sqlite_handle(db *d);
-
 #endif

@@ -534,28 +534,22 @@ static int pg_round(db *d, batch_unit_arg *b, claim_ctx *c, sm_error *err)
 {
     static const pg_batch none = {.ids = "{}", .tokens = "{}", .results = "{}"};
     const pg_batch *arrays = b && b->n > 0 ? &b->pg : &none;
-    static const char *const sql[2] = {
-        PG_ROUND("AND $6::text IS NULL"),
-        PG_ROUND("AND task <> ALL (SELECT jsonb_array_elements_text($6::jsonb))"),
-    };
-    char *limited_text = NULL;
+    /* Only queues that run no rate-limited task come here (claim_with), and
+     * a limited task is only ever on its own queue: no task filter. */
+    static const char *const sql = PG_ROUND("AND $6::text IS NULL");
     db_result *r = NULL;
-    int rc = limited_tasks_json(&limited_text, err);
-    if (rc)
-        return rc;
-    bool any = limited_text != NULL;
+    int rc;
     int64_t now = clock_now_ms();
     db_value p[] = {
         DB_T(c->owner),       DB_T(c->token),       DB_I(now + c->lease_ms), DB_I(now),
-        DB_T(c->queue),       DB_T(limited_text),   DB_I(c->limit),          DB_T(arrays->ids),
+        DB_T(c->queue),       DB_T(NULL),           DB_I(c->limit),          DB_T(arrays->ids),
         DB_T(arrays->tokens), DB_T(arrays->results)};
     /* A deadlock with an operator's cancel or retry is retried, like db_write_tx. */
     for (int attempt = 0;; attempt++) {
-        rc = db_query(d, sql[any], p, 10, &r, err);
+        rc = db_query(d, sql, p, 10, &r, err);
         if (rc != SM_EBUSY || attempt >= 2)
             break;
     }
-    free(limited_text);
     if (rc)
         return rc;
     c->n = 0;
