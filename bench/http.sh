@@ -56,17 +56,8 @@ trap 'exit 130' INT TERM
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
+# shellcheck source=scripts/free-port.sh
+. "$ROOT/scripts/free-port.sh"
 
 # http PORT METHOD PATH [BODY] [TOKEN] > raw response (headers + body).
 # A tiny HTTP/1.1 client on bash's /dev/tcp, so the bench needs no curl.

@@ -20,6 +20,8 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/free-port.sh
+. "$ROOT/scripts/free-port.sh"
 cd "$ROOT"
 SM_BUILD=${SM_BUILD:-build}
 BENCH_JOBS=${BENCH_JOBS:-100000}
@@ -65,7 +67,7 @@ for engine in $BENCH_ENGINES; do
         # Its own temp dir: $WORK is 0700 root, which the postgres user
         # (pg.sh runs the server as it when we are root) cannot traverse.
         PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sm-jobs-pg.XXXXXX")
-        PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        PG_PORT=$(free_port) || { echo "bench/jobs.sh: no free port" >&2; exit 1; }
         sh scripts/pg.sh start "$PG_DIR" "$PG_PORT" >/dev/null
     fi
     for measure in $BENCH_MEASURES; do

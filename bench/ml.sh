@@ -28,6 +28,8 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/free-port.sh
+. "$ROOT/scripts/free-port.sh"
 BIN="$ROOT/${SM_BUILD:-build}/smartmarket"
 SIZES=${BENCH_SIZES:-100000 1000000}
 SEED_USERS=${SEED_USERS:-10000}
@@ -98,7 +100,8 @@ PY
     fi
 
     echo "== $n: GET /api/search/ under load ($RUNS runs of $DURATION each)"
-    local port=$((20000 + RANDOM % 20000))
+    local port
+    port=$(free_port) || { echo "bench/ml.sh: no free port" >&2; exit 1; }
     "$BIN" serve --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health/live/" >/dev/null 2>&1 && break; sleep 0.1; done

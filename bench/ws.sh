@@ -32,7 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$((20000 + RANDOM % 40000))
+# shellcheck source=scripts/free-port.sh
+. "$ROOT/scripts/free-port.sh"
+PORT=$(free_port) || { echo "bench/ws.sh: no free port" >&2; exit 1; }
 export DATABASE_URL="sqlite:///$WORK/bench.db" SMARTMARKET_DATA_DIR="$WORK/data" \
     SECRET_KEY=bench-secret-key-0123456789abcdef-0123456789 LOG_LEVEL=WARNING \
     SMARTMARKET_LISTEN="127.0.0.1:$PORT" SMARTMARKET_WORKERS="${SM_WORKERS:-auto}" \

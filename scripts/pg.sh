@@ -79,6 +79,8 @@ max_connections = 200
 EOF
     fi
     if ! as_pg "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        # A fresh log per start, so a failure below shows this start's lines.
+        rm -f "$dir/server.log"
         as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 60 \
             start >/dev/null || {
             tail -n 20 "$dir/server.log" >&2

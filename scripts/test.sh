@@ -93,17 +93,8 @@ finish() {
     exit 0
 }
 
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
+# shellcheck source=scripts/free-port.sh
+. "$ROOT/scripts/free-port.sh"
 
 # ---- 1. dependencies ----
 if [ "${SM_SKIP_DEPS:-0}" != 1 ]; then
@@ -145,17 +136,25 @@ BIN="$ROOT/$SM_BUILD/smartmarket"
 # ---- 4. PostgreSQL ----
 stage "postgresql: scripts/pg.sh start"
 PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sm-pg.XXXXXX")
-PG_PORT=$(free_port) || PG_PORT=""
 PG_URL=""
-if [ -n "$PG_PORT" ] && PG_URL=$(sh scripts/pg.sh start "$PG_DIR" "$PG_PORT" | tail -n 1) &&
-    [ -n "$PG_URL" ]; then
+for attempt in 1 2 3; do
+    PG_PORT=$(free_port) || continue
+    if PG_URL=$(sh scripts/pg.sh start "$PG_DIR" "$PG_PORT" 2>"$WORK/pg-start.log" | tail -n 1) &&
+        [ -n "$PG_URL" ]; then
+        break
+    fi
+    PG_URL=""
+    echo "pg.sh start on port $PG_PORT failed (attempt $attempt):" >&2
+    sed 's/^/    /' "$WORK/pg-start.log" >&2
+    sh scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+done
+if [ -n "$PG_URL" ]; then
     echo "PostgreSQL at $PG_URL"
     export SM_TEST_POSTGRES_URL=$PG_URL
     export SM_PG_DIR=$PG_DIR SM_PG_PORT=$PG_PORT
     export SM_PG_URL="${PG_URL%/*}/postgres"
 else
-    problem "could not start PostgreSQL (scripts/pg.sh start); PostgreSQL tests skipped"
-    PG_URL=""
+    problem "could not start PostgreSQL (scripts/pg.sh start, 3 attempts; see above); PostgreSQL tests skipped"
 fi
 
 # ---- 5. unit tests ----

@@ -47,21 +47,45 @@ export function parseMessage(raw, envelope = null) {
   return out;
 }
 
-export async function startSmtp() {
-  const dir = makeTempDir('sm-smtp-');
-  const port = await freePort();
+/** Spawns the sink on PORT; resolves the child once it prints READY. */
+function spawnSink(dir, port) {
   const child = spawn('/usr/bin/python3', [SINK, dir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`smtp sink did not start: ${err}`)), 15000 * SCALE);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`smtp sink did not start: ${err}`));
+    }, 15000 * SCALE);
     child.stdout.setEncoding('utf8').on('data', (d) => {
       out += d;
-      if (out.includes('READY')) { clearTimeout(timer); resolve(); }
+      if (out.includes('READY')) { clearTimeout(timer); resolve(child); }
     });
-    child.on('close', (code) => { clearTimeout(timer); reject(new Error(`smtp sink exited ${code}: ${err}`)); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const e = new Error(`smtp sink exited ${code}: ${err}`);
+      e.inUse = /address already in use|EADDRINUSE|Errno 98/i.test(err);
+      reject(e);
+    });
   });
+}
+
+export async function startSmtp() {
+  const dir = makeTempDir('sm-smtp-');
+  let child;
+  let port;
+  // freePort() releases its port before the sink binds it; another process
+  // may take it in between, so a bind failure is retried on a new port.
+  for (let attempt = 0; ; attempt += 1) {
+    port = await freePort();
+    try {
+      child = await spawnSink(dir, port);
+      break;
+    } catch (e) {
+      if (!e.inUse || attempt >= 2) throw e;
+    }
+  }
   return {
     url: `smtp://127.0.0.1:${port}`,
     dir,
