@@ -16,13 +16,21 @@
  * fetchers are woken at once: on SQLite the enqueuer's transaction holds the
  * write lock, so a woken fetcher's claim runs after it commits; on
  * PostgreSQL a fetcher woken early finds nothing and the NOTIFY wakes it
- * again at commit. */
+ * again at commit.
+ *
+ * Outside a transaction, a job that is due now, has no unique key and no
+ * rate limit goes to an idle worker group of this process when there is one
+ * (queue_taker): it is inserted already running under that worker's lease
+ * and starts without a claim. Nothing is lost if the process dies right
+ * after: the lease expires and the job is retried like any other. */
 #include "jobs/queue.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -132,6 +140,61 @@ static int find_unique(db *d, const char *key, int64_t *id, sm_error *err)
 #define INSERT_PG                                                                                  \
     "WITH ins AS (" INSERT_JOB ") SELECT id, pg_notify('" QUEUE_NOTIFY_CHANNEL "', $1) FROM ins"
 
+/* The hand-off's insert: attempt 1, running, leased to the taker's worker. */
+#define INSERT_RUNNING                                                                             \
+    "INSERT INTO jobs (queue, task, args, state, priority, max_attempts, run_at, correlation_id, " \
+    "inserted_at, attempted_at, attempt, lease_owner, lease_token, lease_expires_at) VALUES ($1, " \
+    "$2, $3, 'running', $4, $5, $6, $7, $6, $6, 1, $8, $9, $10) RETURNING id"
+
+/* Inserts the job running for a local worker and hands it over, when a
+ * worker group of this process can take it now. *job_id stays 0 when none
+ * could; *args moves to the worker once handed over. */
+static int enqueue_handoff(db *d, const jobs_task *t, const char *queue, char **args, int priority,
+                           int max_attempts, const char *corr, int64_t now, int64_t *job_id,
+                           sm_error *err)
+{
+    queue_handoff h;
+    queue_job j;
+    db_result *r = NULL;
+    unsigned char raw[QUEUE_TOKEN_LEN / 2];
+    if (!queue_handoff_begin(queue, &h))
+        return 0;
+    memset(&j, 0, sizeof j);
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(j.token, sizeof j.token, raw, sizeof raw);
+    db_value p[] = {DB_T(queue),
+                    DB_T(t->name),
+                    DB_T(*args),
+                    DB_I(priority),
+                    DB_I(max_attempts),
+                    DB_I(now),
+                    DB_T(*corr ? corr : NULL),
+                    DB_T(h.owner),
+                    DB_T(j.token),
+                    DB_I(now + h.lease_ms)};
+    int rc = db_query(d, INSERT_RUNNING, p, 10, &r, err);
+    if (rc == 0 && db_result_rows(r) == 1) {
+        j.id = db_result_int(r, 0, 0);
+        snprintf(j.queue, sizeof j.queue, "%s", queue);
+        snprintf(j.task, sizeof j.task, "%s", t->name);
+        snprintf(j.correlation_id, sizeof j.correlation_id, "%s", corr);
+        j.args = *args;
+        *args = NULL;
+        j.attempt = 1;
+        j.max_attempts = max_attempts;
+        j.inserted_at = now;
+        j.attempted_at = now;
+        *job_id = j.id;
+        queue_handoff_end(&h, &j);
+    } else {
+        queue_handoff_end(&h, NULL);
+        if (rc == 0)
+            rc = sm_error_set(err, SM_EINTERNAL, "job insert returned no row");
+    }
+    db_result_free(r);
+    return rc;
+}
+
 int jobs_enqueue(db *d, const jobs_new *spec, int64_t *id, bool *existed, sm_error *err)
 {
     const jobs_task *t = spec ? jobs_task_find(spec->task) : NULL;
@@ -171,6 +234,14 @@ int jobs_enqueue(db *d, const jobs_new *spec, int64_t *id, bool *existed, sm_err
     if (!(args = args_normalise(spec->args_json, err)))
         return err ? err->code : SM_EINVAL;
 
+    if (!db_in_transaction(d) && run_at <= now && !spec->unique_key && t->rate_limit_per_s <= 0) {
+        if ((rc = enqueue_handoff(d, t, queue, &args, priority, max_attempts, corr, now, &job_id,
+                                  err)))
+            goto fail;
+        if (job_id)
+            goto done;
+    }
+
     db_value p[] = {DB_T(queue),
                     DB_T(t->name),
                     DB_T(args),
@@ -203,6 +274,7 @@ int jobs_enqueue(db *d, const jobs_new *spec, int64_t *id, bool *existed, sm_err
     }
     if (!dup)
         queue_wake_notify(queue);
+done:
     if (id)
         *id = job_id;
     if (existed)

@@ -164,6 +164,46 @@ void queue_wake_unsubscribe(queue_wake_fn fn, void *ctx);
 /* Wakes every subscriber for `queue`. Thread-safe, never blocks on I/O. */
 void queue_wake_notify(const char *queue);
 
+/* ---- in-process hand-off (wake.c) ----
+ *
+ * A worker group in this process that has a free slot and found its queue
+ * empty at its last claim registers as a taker. jobs_enqueue() outside a
+ * transaction then reserves that slot, inserts the job already running
+ * under the taker's lease (attempt 1, a fresh token) and hands it over:
+ * the job starts without a claim round trip or a fetcher wake-up. */
+typedef struct queue_taker {
+    /* Reserves a free slot for a job of `queue`, or returns NULL. On
+     * success *owner (the worker id, valid while the taker is registered)
+     * and *lease_ms are set. Must not block on I/O. */
+    void *(*reserve)(void *ctx, const char *queue, const char **owner, int64_t *lease_ms);
+    /* The reserved slot gets its job; job->args moves to the taker. */
+    void (*deliver)(void *ctx, void *slot, queue_job *job);
+    /* The reservation is given back (the insert failed). */
+    void (*cancel)(void *ctx, void *slot);
+    void *ctx;
+} queue_taker;
+
+/* Registers / removes a taker (at most 16). queue_taker_remove() returns
+ * once no hand-off to it is in flight. Thread-safe. */
+int queue_taker_add(const queue_taker *t);
+void queue_taker_remove(const queue_taker *t);
+
+/* One hand-off, from reserve to deliver or cancel. */
+typedef struct queue_handoff {
+    const queue_taker *taker;
+    void *slot;
+    const char *owner;
+    int64_t lease_ms;
+} queue_handoff;
+
+/* Reserves a slot on `queue` from some taker. On true the caller must end
+ * the hand-off with queue_handoff_end() (takers cannot be removed until
+ * then); on false there is nothing to end. */
+bool queue_handoff_begin(const char *queue, queue_handoff *h);
+
+/* Delivers `job` (non-NULL: args moves) or, with NULL, cancels. */
+void queue_handoff_end(queue_handoff *h, queue_job *job);
+
 /* PostgreSQL: a thread LISTENing on QUEUE_NOTIFY_CHANNEL with its own
  * connection to `url`, turning notifications into queue_wake_notify().
  * Reconnects every second while the server is down. */

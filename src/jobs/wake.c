@@ -13,7 +13,10 @@
  * each notification into queue_wake_notify(payload). If the connection
  * drops it reconnects every second; meanwhile the workers' 1-second polling
  * is the safety net, so a lost notification delays a job, never loses it.
- * SQLite across processes relies on that polling alone. */
+ * SQLite across processes relies on that polling alone.
+ *
+ * Hand-off: a job enqueued outside a transaction while a local worker
+ * group sits idle skips all of the above; see queue_taker in queue.h. */
 #include "jobs/queue.h"
 
 #include <errno.h>
@@ -69,6 +72,67 @@ void queue_wake_notify(const char *queue)
     for (int i = 0; i < g_nsubs; i++)
         g_subs[i].fn(g_subs[i].ctx, queue);
     pthread_rwlock_unlock(&g_subs_lock);
+}
+
+/* ---- hand-off to a local worker ----
+ *
+ * The read lock is held from reserve to deliver/cancel, across the
+ * enqueuer's INSERT: queue_taker_remove() takes the write lock, so a
+ * stopping worker waits for hand-offs in flight and never frees a slot an
+ * enqueuer still holds. Readers never wait for each other. */
+
+static const queue_taker *g_takers[WAKE_SUBSCRIBERS_MAX];
+static int g_ntakers;
+static pthread_rwlock_t g_takers_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+int queue_taker_add(const queue_taker *t)
+{
+    int rc = SM_ETOOLARGE;
+    pthread_rwlock_wrlock(&g_takers_lock);
+    if (g_ntakers < WAKE_SUBSCRIBERS_MAX) {
+        g_takers[g_ntakers++] = t;
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&g_takers_lock);
+    return rc;
+}
+
+void queue_taker_remove(const queue_taker *t)
+{
+    pthread_rwlock_wrlock(&g_takers_lock);
+    for (int i = 0; i < g_ntakers; i++) {
+        if (g_takers[i] == t) {
+            g_takers[i] = g_takers[--g_ntakers];
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&g_takers_lock);
+}
+
+bool queue_handoff_begin(const char *queue, queue_handoff *h)
+{
+    memset(h, 0, sizeof *h);
+    pthread_rwlock_rdlock(&g_takers_lock);
+    for (int i = 0; i < g_ntakers; i++) {
+        const queue_taker *t = g_takers[i];
+        if ((h->slot = t->reserve(t->ctx, queue, &h->owner, &h->lease_ms))) {
+            h->taker = t;
+            return true; /* the lock is released by queue_handoff_end() */
+        }
+    }
+    pthread_rwlock_unlock(&g_takers_lock);
+    return false;
+}
+
+void queue_handoff_end(queue_handoff *h, queue_job *job)
+{
+    if (job)
+        h->taker->deliver(h->taker->ctx, h->slot, job);
+    else
+        h->taker->cancel(h->taker->ctx, h->slot);
+    h->taker = NULL;
+    h->slot = NULL;
+    pthread_rwlock_unlock(&g_takers_lock);
 }
 
 /* ---- the PostgreSQL listener ---- */

@@ -1,15 +1,23 @@
 /* worker.c — the job runtime (see worker.h for the shape).
  *
- * Each queue group owns `concurrency` slots. A slot is FREE, READY (claimed,
- * waiting for a job thread), RUNNING, or DONE (outcome waiting to be
- * written). The fetcher is the only thread that talks to the job table for
- * its group: it claims exactly as many jobs as there are free slots, so
+ * Each queue group owns `concurrency` slots. A slot is FREE, RESERVED (an
+ * enqueuer is inserting a job for it), READY (claimed, waiting for a job
+ * thread), RUNNING, or DONE (outcome waiting to be written). The fetcher is the only thread that
+ * talks to the job table for its group: it claims exactly as many jobs as there are free slots, so
  * nothing claimed waits behind a busy thread, and a slot becomes free again
  * only once its outcome is written, which bounds everything in memory by
  * the concurrency. Between rounds it sleeps on the group's condition
  * variable, woken by a job thread finishing, by jobs_enqueue() in this
  * process or a PostgreSQL NOTIFY (wake.c), by the nearest deadline, or by
  * the poll interval.
+ *
+ * Hand-off: a group whose last claim found its queue drained, with a free
+ * slot and no wake-up pending, registers as a queue_taker. jobs_enqueue()
+ * outside a transaction reserves the slot, inserts the job already running
+ * under this worker's lease and delivers it READY: no fetcher wake-up and
+ * no claim round trip between the enqueue and the start. Jobs that become
+ * due by time alone (scheduled, retries) are seen at the next poll, so a
+ * hand-off may start ahead of them by up to one poll interval.
  *
  * Deadlines: each attempt gets one at start (the task's time limit or the
  * worker's default). When it passes, the fetcher sets the attempt's stop
@@ -43,7 +51,9 @@
 #include "core/log.h"
 #include "jobs/queue.h"
 
-enum { SLOT_FREE, SLOT_READY, SLOT_RUNNING, SLOT_DONE };
+/* RESERVED: an enqueuer in this process is inserting a job for the slot
+ * (the hand-off, see group_reserve). */
+enum { SLOT_FREE, SLOT_RESERVED, SLOT_READY, SLOT_RUNNING, SLOT_DONE };
 
 struct jobs_ctx {
     int64_t id;
@@ -87,6 +97,9 @@ struct wgroup {
     int ready_head;
     int busy; /* slots not FREE */
     bool wake, exit;
+    bool drained; /* the last claim got fewer jobs than it asked for */
+    queue_taker taker;
+    bool taker_added;
     pthread_t fetcher;
     pthread_t *threads;
     int nthreads;
@@ -107,6 +120,7 @@ struct worker {
     atomic_bool stopping;
     uint64_t drain_deadline_ns;
     atomic_uint_fast64_t lease_ok_ns; /* start of the last successful lease extension */
+    atomic_long handoffs;             /* jobs taken at insert (group_deliver) */
     bool hb_started;
     pthread_t hb;
     queue_listener *listener;
@@ -464,6 +478,7 @@ static int fetch(wgroup *g, db *d, int free_slots, const outcome *o, int nout)
     }
     uint64_t now = clock_mono_ns();
     pthread_mutex_lock(&g->mu);
+    g->drained = n < free_slots;
     for (int k = 0, i = 0; k < n && i < g->concurrency; i++) {
         wslot *s = &g->slots[i];
         if (s->state != SLOT_FREE)
@@ -496,6 +511,63 @@ static void group_wake(void *ctx, const char *queue)
         return;
     pthread_mutex_lock(&g->mu);
     g->wake = true;
+    pthread_cond_signal(&g->cv_fetch);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* queue_taker: a free slot for a job enqueued in this process, when the
+ * queue was empty at the last claim and nothing has woken the fetcher
+ * since (else the claim goes first: it may have older or higher-priority
+ * jobs to take). */
+static void *group_reserve(void *ctx, const char *queue, const char **owner, int64_t *lease_ms)
+{
+    wgroup *g = ctx;
+    wslot *found = NULL;
+    if (strcmp(queue, g->queue) != 0)
+        return NULL;
+    pthread_mutex_lock(&g->mu);
+    if (g->drained && !g->wake && g->nready == 0 && g->busy < g->concurrency &&
+        !atomic_load(&g->w->stopping)) {
+        for (int i = 0; i < g->concurrency && !found; i++)
+            if (g->slots[i].state == SLOT_FREE)
+                found = &g->slots[i];
+        if (found) {
+            found->state = SLOT_RESERVED;
+            g->busy++;
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    *owner = g->w->id;
+    *lease_ms = g->w->o.lease_ms;
+    return found;
+}
+
+static void group_deliver(void *ctx, void *slot, queue_job *job)
+{
+    wgroup *g = ctx;
+    wslot *s = slot;
+    pthread_mutex_lock(&g->mu);
+    s->job = *job;
+    job->args = NULL; /* moved */
+    atomic_store(&s->ctx.stop, false);
+    s->ctx.id = s->job.id;
+    s->ctx.attempt = s->job.attempt;
+    s->claimed_ns = clock_mono_ns();
+    s->state = SLOT_READY;
+    g->ready[(g->ready_head + g->nready) % g->concurrency] = (int)(s - g->slots);
+    g->nready++;
+    pthread_cond_signal(&g->cv_jobs);
+    pthread_mutex_unlock(&g->mu);
+    atomic_fetch_add(&g->w->handoffs, 1);
+}
+
+static void group_cancel(void *ctx, void *slot)
+{
+    wgroup *g = ctx;
+    wslot *s = slot;
+    pthread_mutex_lock(&g->mu);
+    s->state = SLOT_FREE;
+    g->busy--;
     pthread_cond_signal(&g->cv_fetch);
     pthread_mutex_unlock(&g->mu);
 }
@@ -564,9 +636,10 @@ static void *fetcher_main(void *arg)
          * (as soon as a slot frees up). */
         if (got > 0 && got == free_slots && g->busy < g->concurrency)
             continue;
-        if (got < 0 || !d)
+        if (got < 0 || !d) {
+            g->drained = false;
             next = clock_mono_ns() + 1000000000u; /* database trouble: back off 1 s */
-        else if (next > next_poll && !stopping)
+        } else if (next > next_poll && !stopping)
             next = next_poll;
         if (stopping && next > w->drain_deadline_ns)
             next = w->drain_deadline_ns;
@@ -700,6 +773,11 @@ static int group_start(worker *w, const worker_queue *q, sm_error *err)
         return sm_error_set(err, SM_ENOMEM, "cannot start a fetcher thread");
     }
     g->fetcher_started = true;
+    g->taker = (queue_taker){
+        .reserve = group_reserve, .deliver = group_deliver, .cancel = group_cancel, .ctx = g};
+    if (queue_taker_add(&g->taker) != 0)
+        return sm_error_set(err, SM_ETOOLARGE, "too many queue groups in this process");
+    g->taker_added = true;
     return 0;
 }
 
@@ -754,6 +832,11 @@ void worker_stop(worker *w)
     db *d = NULL;
     if (!w)
         return;
+    /* No new hand-offs; the ones in flight are delivered before this
+     * returns, and the drain below releases or finishes them. */
+    for (int k = 0; k < w->ngroups; k++)
+        if (w->groups[k]->taker_added)
+            queue_taker_remove(&w->groups[k]->taker);
     w->drain_deadline_ns = clock_mono_ns() + (uint64_t)w->o.shutdown_timeout_ms * 1000000u;
     atomic_store(&w->stopping, true);
     log_info("jobs: worker %s draining (up to %d ms)", w->id, w->o.shutdown_timeout_ms);
@@ -864,6 +947,11 @@ int worker_run(const worker_options *o, sm_error *err)
     worker_stop(w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
+}
+
+long worker_handoffs(const worker *w)
+{
+    return atomic_load(&w->handoffs);
 }
 
 int worker_register_tasks(void)

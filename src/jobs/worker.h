@@ -55,6 +55,10 @@ int worker_start(const worker_options *o, worker **out, sm_error *err);
  * outcome is rejected by the lease token. NULL is a no-op. */
 void worker_stop(worker *w);
 
+/* How many jobs this worker took at insert time (the in-process hand-off,
+ * see queue_taker in jobs/queue.h) rather than by a claim. */
+long worker_handoffs(const worker *w);
+
 /* worker_start, then waits for SIGTERM or SIGINT, then worker_stop.
  * Returns 0 or the start error's code (message logged and in err). */
 int worker_run(const worker_options *o, sm_error *err);

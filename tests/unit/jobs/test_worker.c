@@ -2,7 +2,8 @@
  * worker runs jobs to completion, retries failures with backoff, enforces
  * time limits (failed attempt with a timeout error), drains on stop
  * (finishing short jobs, releasing long ones without counting the
- * attempt), and the order outbox (a job iff the order commits). */
+ * attempt), takes a job enqueued outside a transaction at insert when
+ * idle, and the order outbox (a job iff the order commits). */
 #include "db/db_fixture.h"
 
 #include <time.h>
@@ -143,6 +144,92 @@ static void stop_drains_short_jobs_and_releases_long_ones(void **state)
     assert_int_equal(scalar(f->d, "SELECT COUNT(*) FROM job_workers WHERE $1 = $1", 0), 0);
 }
 
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits until the worker's first claim found the queue empty. */
+static void wait_drained(db *d, worker *w)
+{
+    /* The first claim runs at start; a probe job enqueued once it has run
+     * is taken at insert. Until then probes go through the claim. */
+    for (int i = 0; i < 100 && worker_handoffs(w) == 0; i++) {
+        int64_t probe = enqueue(d, "noop", NULL);
+        assert_true(wait_state(d, probe, "succeeded", 5000));
+        sleep_ms(10);
+    }
+    assert_true(worker_handoffs(w) > 0);
+}
+
+static void idle_worker_takes_an_autocommit_job_at_insert(void **state)
+{
+    fixture *f = *state;
+    worker *w = start("test=1", 0, 300);
+    wait_drained(f->d, w);
+    long before = worker_handoffs(w);
+
+    /* Taken at insert: running with a lease the moment enqueue returns. */
+    int64_t first = enqueue(f->d, "sleep_until_stopped", "{\"ms\":300}");
+    assert_int_equal(worker_handoffs(w), before + 1);
+    char st[16];
+    state_of(f->d, first, st, sizeof st);
+    assert_string_equal(st, "running");
+    assert_int_equal(scalar(f->d,
+                            "SELECT COUNT(*) FROM jobs WHERE id = $1 AND attempt = 1 AND "
+                            "lease_owner IS NOT NULL AND lease_token IS NOT NULL AND "
+                            "lease_expires_at > attempted_at AND attempted_at = inserted_at",
+                            first),
+                     1);
+
+    /* The only slot is busy: the next job waits for a claim. */
+    int64_t queued = enqueue(f->d, "noop", NULL);
+    assert_int_equal(worker_handoffs(w), before + 1);
+    state_of(f->d, queued, st, sizeof st);
+    assert_string_equal(st, "available");
+    assert_true(wait_state(f->d, first, "succeeded", 5000));
+    assert_true(wait_state(f->d, queued, "succeeded", 5000));
+    assert_int_equal(scalar(f->d, "SELECT attempt FROM jobs WHERE id = $1", first), 1);
+    wait_drained(f->d, w);
+    before = worker_handoffs(w);
+
+    /* Inside a transaction the job must not start before the commit, and
+     * never when it rolls back. */
+    int started = jobs_test_sleep_started();
+    OK(db_begin(f->d, true, &g_err));
+    int64_t rolled = enqueue(f->d, "sleep_until_stopped", "{\"ms\":1}");
+    sleep_ms(100);
+    OK(db_rollback(f->d));
+    assert_int_equal(jobs_test_sleep_started(), started);
+    assert_int_equal(scalar(f->d, "SELECT COUNT(*) FROM jobs WHERE id = $1", rolled), 0);
+    OK(db_begin(f->d, true, &g_err));
+    int64_t in_tx = enqueue(f->d, "noop", NULL);
+    OK(db_commit(f->d, &g_err));
+    assert_true(wait_state(f->d, in_tx, "succeeded", 5000));
+    /* A unique key and a rate limit need the claim's checks. */
+    int64_t unique = 0;
+    OK(jobs_enqueue(f->d, &(jobs_new){.task = "noop", .unique_key = "handoff-test"}, &unique, NULL,
+                    &g_err));
+    assert_true(wait_state(f->d, unique, "succeeded", 5000));
+    int64_t limited = enqueue(f->d, "limited_noop", NULL);
+    assert_true(wait_state(f->d, limited, "succeeded", 5000));
+    assert_int_equal(worker_handoffs(w), before);
+
+    /* A job taken at insert and still running at stop is released like a
+     * claimed one: available again, the attempt not counted. */
+    wait_drained(f->d, w);
+    started = jobs_test_sleep_started();
+    int64_t held = enqueue(f->d, "sleep_until_stopped", NULL);
+    for (int i = 0; i < 500 && jobs_test_sleep_started() == started; i++)
+        sleep_ms(10);
+    assert_int_equal(jobs_test_sleep_started(), started + 1);
+    worker_stop(w);
+    state_of(f->d, held, st, sizeof st);
+    assert_string_equal(st, "available");
+    assert_int_equal(scalar(f->d, "SELECT attempt FROM jobs WHERE id = $1", held), 0);
+}
+
 static void order_outbox_job_exists_iff_the_order_commits(void **state)
 {
     fixture *f = *state;
@@ -174,6 +261,7 @@ int main(void)
         WTEST(worker_runs_jobs_and_retries_failures),
         WTEST(time_limit_fails_the_attempt_with_a_timeout),
         WTEST(stop_drains_short_jobs_and_releases_long_ones),
+        WTEST(idle_worker_takes_an_autocommit_job_at_insert),
         WTEST(order_outbox_job_exists_iff_the_order_commits),
     };
     return fixture_run_both("jobs/worker", tests, sizeof tests / sizeof tests[0]);
