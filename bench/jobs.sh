@@ -12,10 +12,14 @@
 #   latency     BENCH_LATENCY_JOBS (2000) jobs enqueued one at a time with the
 #               worker idle (2 ms apart); enqueue call → task start in µs
 #               (monotonic clock, same process), p50/p90/p99/max
+#   latency_remote  the same with the worker in a child process, woken by
+#               LISTEN/NOTIFY (PostgreSQL only: SQLite across processes
+#               relies on polling, and its deployment is one process)
 # One JSON line per measure. LOG_LEVEL=WARNING: the per-job start/finish
 # lines are off, as for any throughput measure (they cost ~20 %).
 # Knobs: SM_BUILD=build BENCH_JOBS BENCH_CONCURRENCY BENCH_LATENCY_JOBS
-#        BENCH_ENGINES="sqlite postgres" BENCH_MEASURES="throughput latency"
+#        BENCH_ENGINES="sqlite postgres"
+#        BENCH_MEASURES="throughput latency latency_remote"
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
@@ -28,7 +32,7 @@ BENCH_JOBS=${BENCH_JOBS:-100000}
 BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-64}
 BENCH_LATENCY_JOBS=${BENCH_LATENCY_JOBS:-2000}
 BENCH_ENGINES=${BENCH_ENGINES:-sqlite postgres}
-BENCH_MEASURES=${BENCH_MEASURES:-throughput latency}
+BENCH_MEASURES=${BENCH_MEASURES:-throughput latency latency_remote}
 
 make -s BUILD="$SM_BUILD" "$SM_BUILD/smartmarket"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sm-jobs-bench.XXXXXX")
@@ -71,13 +75,14 @@ for engine in $BENCH_ENGINES; do
         sh scripts/pg.sh start "$PG_DIR" "$PG_PORT" >/dev/null
     fi
     for measure in $BENCH_MEASURES; do
+        [ "$measure" = latency_remote ] && [ "$engine" = sqlite ] && continue
         DATABASE_URL=$(fresh_db "$engine" "bench_$measure")
         export DATABASE_URL
         "$SM_BUILD/smartmarket" migrate >/dev/null
         if [ "$measure" = throughput ]; then
             "$WORK/jobs_bench" throughput "$BENCH_JOBS" "$BENCH_CONCURRENCY" | grep '"bench"'
         else
-            "$WORK/jobs_bench" latency "$BENCH_LATENCY_JOBS" | grep '"bench"'
+            "$WORK/jobs_bench" "$measure" "$BENCH_LATENCY_JOBS" | grep '"bench"'
         fi
     done
 done

@@ -9,14 +9,23 @@
  *                    clock); prints p50/p90/p99/max. The task takes its
  *                    timestamp, then signals a condition variable the
  *                    enqueuer waits on (polling for it took CPU time from
- *                    the very path measured, on a 2-vCPU machine)
+ *                    the very path measured, on a 2-vCPU machine). Worker
+ *                    and enqueuer share the process, as in `smartmarket
+ *                    run`: an idle worker takes each job at insert.
+ *   latency_remote N the same with the worker in a child process, as with
+ *                    `smartmarket worker` beside the server: each job is
+ *                    claimed after a wake-up (LISTEN/NOTIFY on PostgreSQL).
+ *                    The task writes its timestamp to a pipe the enqueuer
+ *                    reads (CLOCK_MONOTONIC is the same in both processes).
  *
  * DATABASE_URL selects the engine; the database must be migrated. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -35,6 +44,13 @@ static int task_bench_noop(jobs_ctx *ctx, db *d, json_t *args, json_t **result, 
     return 0;
 }
 
+/* latency_remote: the child worker's end of the marks pipe. */
+typedef struct mark {
+    int64_t i;
+    uint64_t ns;
+} mark;
+static int g_marks_fd = -1;
+
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 
@@ -42,7 +58,11 @@ static int task_bench_mark(jobs_ctx *ctx, db *d, json_t *args, json_t **result, 
 {
     json_int_t i = json_integer_value(json_object_get(args, "i"));
     (void)ctx, (void)d, (void)result, (void)err;
-    if (i >= 0 && i < LAT_MAX) {
+    if (g_marks_fd >= 0) {
+        mark m = {i, clock_mono_ns()};
+        if (write(g_marks_fd, &m, sizeof m) != (ssize_t)sizeof m)
+            return SM_EIO;
+    } else if (i >= 0 && i < LAT_MAX) {
         __atomic_store_n(&g_started[i], clock_mono_ns(), __ATOMIC_RELEASE);
         pthread_mutex_lock(&g_mu);
         pthread_cond_signal(&g_cv);
@@ -122,7 +142,27 @@ fail:
     return 1;
 }
 
-static int latency(db *d, int n)
+/* Waits for job i's start: in this process on the condition variable, else
+ * on the marks pipe from the child worker. Returns its timestamp, or 0. */
+static uint64_t wait_started(int i, int marks_fd)
+{
+    if (marks_fd >= 0) {
+        mark m = {-1, 0};
+        while (m.i != i)
+            if (read(marks_fd, &m, sizeof m) != (ssize_t)sizeof m)
+                return 0;
+        return m.ns;
+    }
+    pthread_mutex_lock(&g_mu);
+    while (!__atomic_load_n(&g_started[i], __ATOMIC_ACQUIRE))
+        pthread_cond_wait(&g_cv, &g_mu);
+    pthread_mutex_unlock(&g_mu);
+    return g_started[i];
+}
+
+/* marks_fd < 0: the worker runs in this process; else in a child that
+ * writes a mark per start to marks_fd. */
+static int latency(db *d, int n, int marks_fd)
 {
     static uint64_t sent[LAT_MAX], lat[LAT_MAX], enq_ns[LAT_MAX];
     sm_error err = {0};
@@ -130,9 +170,9 @@ static int latency(db *d, int n)
     char args[32];
     if (n > LAT_MAX)
         n = LAT_MAX;
-    if (worker_start(&(worker_options){.queues = "bench=4"}, &w, &err) != 0)
+    if (marks_fd < 0 && worker_start(&(worker_options){.queues = "bench=4"}, &w, &err) != 0)
         goto fail;
-    sleep_us(300000);
+    sleep_us(marks_fd < 0 ? 300000 : 1000000); /* a child also connects and LISTENs */
     for (int i = 0; i < n; i++) {
         snprintf(args, sizeof args, "{\"i\":%d}", i);
         sent[i] = clock_mono_ns();
@@ -140,19 +180,21 @@ static int latency(db *d, int n)
                          &err) != 0)
             goto fail;
         enq_ns[i] = clock_mono_ns() - sent[i];
-        pthread_mutex_lock(&g_mu);
-        while (!__atomic_load_n(&g_started[i], __ATOMIC_ACQUIRE))
-            pthread_cond_wait(&g_cv, &g_mu);
-        pthread_mutex_unlock(&g_mu);
-        lat[i] = g_started[i] - sent[i];
+        uint64_t started = wait_started(i, marks_fd);
+        if (!started) {
+            (void)sm_error_set(&err, SM_EIO, "the worker process went away");
+            goto fail;
+        }
+        lat[i] = started - sent[i];
         sleep_us(2000); /* idle between jobs */
     }
     worker_stop(w);
     qsort(lat, (size_t)n, sizeof lat[0], cmp_u64);
     qsort(enq_ns, (size_t)n, sizeof enq_ns[0], cmp_u64);
-    printf("{\"bench\":\"latency\",\"engine\":\"%s\",\"jobs\":%d,\"p50_us\":%.0f,\"p90_us\":%.0f,"
+    printf("{\"bench\":\"%s\",\"engine\":\"%s\",\"jobs\":%d,\"p50_us\":%.0f,\"p90_us\":%.0f,"
            "\"p99_us\":%.0f,\"max_us\":%.0f,\"enqueue_call_p50_us\":%.0f,\"enqueue_call_p99_us\":%."
            "0f}\n",
+           marks_fd < 0 ? "latency" : "latency_remote",
            db_get_kind(d) == DB_POSTGRES ? "postgres" : "sqlite", n, lat[n / 2] / 1e3,
            lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3, lat[n - 1] / 1e3, enq_ns[n / 2] / 1e3,
            enq_ns[n * 99 / 100] / 1e3);
@@ -162,28 +204,78 @@ fail:
     return 1;
 }
 
+/* Forks the worker process before this one opens any connection or thread;
+ * the child runs until the parent closes the stop pipe. */
+static int latency_remote(int n)
+{
+    int marks[2], stop[2];
+    sm_error err = {0};
+    db *d = NULL;
+    if (pipe(marks) != 0 || pipe(stop) != 0) {
+        perror("pipe");
+        return 1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (pid == 0) {
+        worker *w = NULL;
+        char byte;
+        close(marks[0]);
+        close(stop[1]);
+        g_marks_fd = marks[1];
+        if (worker_start(&(worker_options){.queues = "bench=4"}, &w, &err) != 0) {
+            fprintf(stderr, "worker: %s\n", err.message);
+            _exit(1);
+        }
+        while (read(stop[0], &byte, 1) > 0)
+            ;
+        worker_stop(w);
+        _exit(0);
+    }
+    close(marks[1]);
+    close(stop[0]);
+    int rc = 1;
+    if (db_thread(&d, &err) != 0)
+        fprintf(stderr, "setup: %s\n", err.message);
+    else
+        rc = latency(d, n, marks[0]);
+    close(stop[1]);
+    waitpid(pid, NULL, 0);
+    close(marks[0]);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static sm_config cfg;
     sm_error err = {0};
     db *d = NULL;
     if (argc < 3) {
-        fprintf(stderr, "usage: jobs_bench throughput N CONCURRENCY | latency N\n");
+        fprintf(stderr,
+                "usage: jobs_bench throughput N CONCURRENCY | latency N | latency_remote N\n");
         return 2;
     }
     if (config_load(&cfg, &err) != 0 || log_init(cfg.log_level, "", &err) != 0) {
         fprintf(stderr, "config: %s\n", err.message);
         return 1;
     }
-    if (jobs_task_register(&g_noop) != 0 || jobs_task_register(&g_mark) != 0 ||
-        db_thread(&d, &err) != 0) {
+    if (jobs_task_register(&g_noop) != 0 || jobs_task_register(&g_mark) != 0) {
+        fprintf(stderr, "setup: cannot register the tasks\n");
+        return 1;
+    }
+    if (strcmp(argv[1], "latency_remote") == 0)
+        return latency_remote(atoi(argv[2]));
+    if (db_thread(&d, &err) != 0) {
         fprintf(stderr, "setup: %s\n", err.message);
         return 1;
     }
     if (strcmp(argv[1], "throughput") == 0 && argc == 4)
         return throughput(d, atoi(argv[2]), atoi(argv[3]));
     if (strcmp(argv[1], "latency") == 0)
-        return latency(d, atoi(argv[2]));
-    fprintf(stderr, "usage: jobs_bench throughput N CONCURRENCY | latency N\n");
+        return latency(d, atoi(argv[2]), -1);
+    fprintf(stderr, "usage: jobs_bench throughput N CONCURRENCY | latency N | latency_remote N\n");
     return 2;
 }
