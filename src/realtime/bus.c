@@ -43,6 +43,12 @@ int rt_bus_replay(rt_bus *b, const char *channel, bool resume, uint64_t since, c
     return b->ops->replay(b, channel, resume, since, epoch, out);
 }
 
+void rt_bus_flush(rt_bus *b)
+{
+    if (b && b->ops->flush)
+        b->ops->flush(b);
+}
+
 void rt_bus_free(rt_bus *b)
 {
     if (b)

@@ -18,7 +18,7 @@
  * and sent unchanged to every subscriber:
  *   {"channel":C,"epoch":E,"seq":N,"type":T,"data":D,"ts":ISO}
  * Delivery to local subscribers goes through hub.h (rt_hub_deliver), in
- * sequence order per channel. */
+ * sequence order per channel, after rt_bus_publish() has returned. */
 #ifndef SM_REALTIME_BUS_H
 #define SM_REALTIME_BUS_H
 
@@ -58,6 +58,7 @@ typedef struct rt_bus_ops {
     int (*publish)(rt_bus *b, const char *channel, const char *type, json_t *data);
     int (*replay)(rt_bus *b, const char *channel, bool resume, uint64_t since, const char *epoch,
                   rt_replay *out);
+    void (*flush)(rt_bus *b); /* NULL: nothing to wait for */
     void (*free)(rt_bus *b);
 } rt_bus_ops;
 
@@ -88,6 +89,12 @@ int rt_bus_publish(rt_bus *b, const char *channel, const char *type, json_t *dat
  * SM_ENOMEM, SM_EUNAVAILABLE. Thread-safe. */
 int rt_bus_replay(rt_bus *b, const char *channel, bool resume, uint64_t since, const char *epoch,
                   rt_replay *out);
+
+/* Waits until every event this process published before the call has been
+ * handed to the local subscribers (the in-process bus fans out on its own
+ * thread). A no-op on the Redis bus, whose delivery comes back through the
+ * Redis subscription. Thread-safe. */
+void rt_bus_flush(rt_bus *b);
 
 /* Stops and frees the bus (NULL is a no-op). No publisher may still run. */
 void rt_bus_free(rt_bus *b);

@@ -8,11 +8,18 @@
  * histories is bounded (INPROC_CHANNELS_MAX); past it, the one used least
  * recently is dropped, and its clients learn it through the epoch.
  *
- * One mutex orders everything: numbering, storing and fanning out happen
- * under it, so the subscribers of a channel see its events in sequence
- * order. Fan-out only copies frames into send queues, so the lock is held
- * for microseconds per subscriber. */
+ * One mutex orders numbering and storing. Fan-out runs on the bus's own
+ * thread, off the publisher's path (a POST answers without waiting for
+ * 10,000 subscribers): the publisher appends a copy of the frame to the
+ * fan-out FIFO under the same mutex, so the FIFO is in sequence order per
+ * channel, and the thread hands each frame to the hub in that order. A
+ * subscriber that replays history meanwhile may get an event both from the
+ * replay and from the FIFO; the hub drops the second (its sequence number is
+ * not above the last sent). The FIFO is bounded (FANOUT_MAX_BYTES): a
+ * publisher that finds it full waits, so a burst slows publishers down
+ * instead of growing memory. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +31,18 @@
 
 #define INPROC_BUCKETS 4096
 #define INPROC_CHANNELS_MAX 65536
+#define FANOUT_MAX_BYTES (8u * 1024 * 1024) /* frames waiting for the fan-out thread */
+
+/* A frame waiting for the fan-out thread (its own copy: the history may
+ * drop the original first). */
+typedef struct fitem {
+    struct fitem *next;
+    char channel[RT_CHANNEL_MAX];
+    char epoch[RT_EPOCH_LEN + 1];
+    uint64_t seq;
+    size_t len;
+    char frame[];
+} fitem;
 
 typedef struct hist {
     struct hist *next;
@@ -43,6 +62,14 @@ typedef struct inproc {
     int64_t max_age_ms;
     hist *buckets[INPROC_BUCKETS];
     size_t nchan;
+    /* the fan-out FIFO and its thread */
+    pthread_mutex_t fmu;
+    pthread_cond_t fcv;   /* work, space, or progress */
+    fitem *fhead, *ftail; /* under fmu */
+    size_t fbytes;
+    uint64_t fqueued, fdone; /* frames appended / delivered */
+    bool fstop;
+    pthread_t fthread;
 } inproc;
 
 static size_t bucket_of(const char *name)
@@ -148,6 +175,70 @@ static int hist_reserve(inproc *b, hist *h)
     return 0;
 }
 
+/* Appends a copy of the frame to the fan-out FIFO, waiting while it is
+ * full. Called under b->mu, which keeps the FIFO in sequence order. */
+static int fanout_push(inproc *b, const char *channel, const char *epoch, uint64_t seq,
+                       const char *frame, size_t len)
+{
+    fitem *f = malloc(sizeof *f + len + 1);
+    if (!f)
+        return SM_ENOMEM;
+    f->next = NULL;
+    snprintf(f->channel, sizeof f->channel, "%s", channel);
+    memcpy(f->epoch, epoch, sizeof f->epoch);
+    f->seq = seq;
+    f->len = len;
+    memcpy(f->frame, frame, len + 1);
+    pthread_mutex_lock(&b->fmu);
+    while (b->fbytes > 0 && b->fbytes + len > FANOUT_MAX_BYTES && !b->fstop)
+        pthread_cond_wait(&b->fcv, &b->fmu);
+    if (b->ftail)
+        b->ftail->next = f;
+    else
+        b->fhead = f;
+    b->ftail = f;
+    b->fbytes += len;
+    b->fqueued++;
+    pthread_cond_broadcast(&b->fcv);
+    pthread_mutex_unlock(&b->fmu);
+    return 0;
+}
+
+static void *fanout_main(void *arg)
+{
+    inproc *b = arg;
+    pthread_mutex_lock(&b->fmu);
+    for (;;) {
+        while (!b->fhead && !b->fstop)
+            pthread_cond_wait(&b->fcv, &b->fmu);
+        fitem *f = b->fhead;
+        if (!f)
+            break; /* stopping, nothing left */
+        b->fhead = f->next;
+        if (!b->fhead)
+            b->ftail = NULL;
+        pthread_mutex_unlock(&b->fmu);
+        rt_hub_deliver(f->channel, f->epoch, f->seq, f->frame, f->len);
+        pthread_mutex_lock(&b->fmu);
+        b->fbytes -= f->len;
+        b->fdone++;
+        free(f);
+        pthread_cond_broadcast(&b->fcv);
+    }
+    pthread_mutex_unlock(&b->fmu);
+    return NULL;
+}
+
+static void inproc_flush(rt_bus *base)
+{
+    inproc *b = (inproc *)base;
+    pthread_mutex_lock(&b->fmu);
+    uint64_t target = b->fqueued;
+    while (b->fdone < target)
+        pthread_cond_wait(&b->fcv, &b->fmu);
+    pthread_mutex_unlock(&b->fmu);
+}
+
 static int inproc_publish(rt_bus *base, const char *channel, const char *type, json_t *data)
 {
     inproc *b = (inproc *)base;
@@ -162,14 +253,17 @@ static int inproc_publish(rt_bus *base, const char *channel, const char *type, j
     char *frame = NULL;
     if (h && hist_reserve(b, h) == 0 &&
         (frame = rt_frame_build(channel, h->epoch, h->seq + 1, tail, tail_len, &len)) != NULL) {
-        size_t slot = (h->start + h->count) % h->cap;
-        h->seq++;
-        h->ring[slot] = (rt_event){.seq = h->seq, .frame = frame, .len = len};
-        h->times[slot] = now;
-        h->count++;
-        hist_expire(b, h, now);
-        rt_hub_deliver(channel, h->epoch, h->seq, frame, len);
-        rc = 0;
+        /* Queued for fan-out first: a frame that cannot be is not published. */
+        if ((rc = fanout_push(b, channel, h->epoch, h->seq + 1, frame, len)) == 0) {
+            size_t slot = (h->start + h->count) % h->cap;
+            h->seq++;
+            h->ring[slot] = (rt_event){.seq = h->seq, .frame = frame, .len = len};
+            h->times[slot] = now;
+            h->count++;
+            hist_expire(b, h, now);
+        } else {
+            free(frame);
+        }
     }
     pthread_mutex_unlock(&b->mu);
     free(tail);
@@ -231,6 +325,14 @@ done:
 static void inproc_free(rt_bus *base)
 {
     inproc *b = (inproc *)base;
+    /* What is still queued is delivered first: no publisher runs now. */
+    pthread_mutex_lock(&b->fmu);
+    b->fstop = true;
+    pthread_cond_broadcast(&b->fcv);
+    pthread_mutex_unlock(&b->fmu);
+    pthread_join(b->fthread, NULL);
+    pthread_cond_destroy(&b->fcv);
+    pthread_mutex_destroy(&b->fmu);
     for (size_t i = 0; i < INPROC_BUCKETS; i++)
         for (hist *h = b->buckets[i], *n; h; h = n) {
             n = h->next;
@@ -243,6 +345,7 @@ static void inproc_free(rt_bus *base)
 static const rt_bus_ops inproc_ops = {
     .publish = inproc_publish,
     .replay = inproc_replay,
+    .flush = inproc_flush,
     .free = inproc_free,
 };
 
@@ -252,6 +355,15 @@ rt_bus *rt_bus_inproc_new(size_t size, int64_t max_age_ms)
     if (!b)
         return NULL;
     if (pthread_mutex_init(&b->mu, NULL) != 0) {
+        free(b);
+        return NULL;
+    }
+    pthread_mutex_init(&b->fmu, NULL);
+    pthread_cond_init(&b->fcv, NULL);
+    if (pthread_create(&b->fthread, NULL, fanout_main, b) != 0) {
+        pthread_cond_destroy(&b->fcv);
+        pthread_mutex_destroy(&b->fmu);
+        pthread_mutex_destroy(&b->mu);
         free(b);
         return NULL;
     }

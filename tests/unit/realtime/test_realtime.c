@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <jansson.h>
 
 #include "core/err.h"
@@ -54,11 +55,14 @@ static void rec_slow(void *ctx)
 
 static const rt_sub_callbacks rec_cb = {.send = rec_send, .slow = rec_slow};
 
+/* Publishes and waits for the fan-out thread, so that each step below sees
+ * the state it names (the concurrent case has its own test). */
 static void publish(rt_bus *b, const char *channel, int i)
 {
     json_t *data = json_pack("{si}", "i", i);
     assert_int_equal(rt_bus_publish(b, channel, "order.created", data), 0);
     json_decref(data);
+    rt_bus_flush(b);
 }
 
 /* ---- channels ---- */
@@ -250,6 +254,88 @@ static void resume_from_gone_position_says_so(void **state)
     rt_bus_free(b);
 }
 
+/* A subscriber that only checks the order of what it gets. */
+typedef struct checker {
+    uint64_t first, last; /* sequence numbers of the first and last event */
+    int events, out_of_order, gone;
+} checker;
+
+static int check_send(void *ctx, rt_frame_kind kind, uint64_t seq, const char *epoch,
+                      const char *text, size_t len)
+{
+    checker *c = ctx;
+    (void)epoch, (void)text, (void)len;
+    if (kind == RT_FRAME_GONE)
+        c->gone++;
+    if (kind != RT_FRAME_EVENT)
+        return 0;
+    if (c->events == 0)
+        c->first = seq;
+    else if (seq != c->last + 1)
+        c->out_of_order++;
+    c->last = seq;
+    c->events++;
+    return 0;
+}
+
+static const rt_sub_callbacks check_cb = {.send = check_send, .slow = rec_slow};
+
+typedef struct burst {
+    rt_bus *b;
+    int n;
+} burst;
+
+static void *publish_burst(void *arg)
+{
+    burst *p = arg;
+    for (int i = 1; i <= p->n; i++) {
+        json_t *data = json_pack("{si}", "i", i);
+        if (rt_bus_publish(p->b, "admin.orders", "order.created", data) != 0)
+            abort();
+        json_decref(data);
+    }
+    return NULL;
+}
+
+/* Fan-out runs on the bus's thread, after publish returns: subscribers
+ * that join, replay and attach while events are published and still
+ * queued for fan-out get every event after their position once, in order. */
+static void concurrent_publish_and_resume_has_no_gap_and_no_duplicate(void **state)
+{
+    (void)state;
+    enum { N = 3000, SUBS = 8 };
+    rt_bus *b = rt_bus_inproc_new(N, 3600000);
+    burst p = {b, N};
+    pthread_t t;
+    checker c[SUBS] = {0};
+    rt_sub *s[SUBS];
+    uint64_t from[SUBS];
+    assert_int_equal(pthread_create(&t, NULL, publish_burst, &p), 0);
+    for (int k = 0; k < SUBS; k++) {
+        rt_replay r;
+        assert_int_equal(rt_bus_replay(b, "admin.orders", false, 0, NULL, &r), 0);
+        from[k] = r.seq > 5 ? r.seq - 5 : 0; /* a client a few events behind */
+        s[k] = rt_sub_open("admin.orders", &check_cb, &c[k]);
+        assert_non_null(s[k]);
+        assert_int_equal(rt_sub_replay(s[k], b, true, from[k], r.epoch), 0);
+        rt_replay_free(&r);
+        rt_sub_attach(s[k]);
+        struct timespec ts = {0, 200 * 1000L};
+        nanosleep(&ts, NULL);
+    }
+    pthread_join(t, NULL);
+    rt_bus_flush(b);
+    for (int k = 0; k < SUBS; k++) {
+        assert_int_equal(c[k].gone, 0);
+        assert_int_equal(c[k].out_of_order, 0);
+        assert_int_equal(c[k].last, N);
+        assert_int_equal(c[k].first, from[k] + 1);
+        assert_int_equal(c[k].events, (int)(N - from[k]));
+        rt_sub_close(s[k]);
+    }
+    rt_bus_free(b);
+}
+
 static void slow_consumer_is_cut_once(void **state)
 {
     (void)state;
@@ -304,6 +390,7 @@ int main(void)
         cmocka_unit_test(history_expires_by_age),
         cmocka_unit_test(resume_has_no_gap_and_no_duplicate),
         cmocka_unit_test(resume_from_gone_position_says_so),
+        cmocka_unit_test(concurrent_publish_and_resume_has_no_gap_and_no_duplicate),
         cmocka_unit_test(slow_consumer_is_cut_once),
         cmocka_unit_test(connection_limits_and_token_bucket),
     };
