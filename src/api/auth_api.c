@@ -178,7 +178,9 @@ static void handle_login(http_request *req, http_response *res, const api_princi
     auth_limits_from_config(&lim);
     int64_t retry_after = 0;
     sm_error err = {0};
-    int rc = auth_login_check(d, &lim, email, req->remote_addr, clock_now_ms(), &retry_after, &err);
+    auth_attempt attempt;
+    int rc = auth_login_begin(d, &lim, email, req->remote_addr, clock_now_ms(), &attempt,
+                              &retry_after, &err);
     if (rc == SM_ERATELIMIT) {
         char secs[24];
         snprintf(secs, sizeof secs, "%lld", (long long)retry_after);
@@ -198,14 +200,14 @@ static void handle_login(http_request *req, http_response *res, const api_princi
         api_error_from_code(res, rc, &err);
         goto done;
     }
-    /* Without a record the limits would be void: fail closed. */
-    int rec = auth_login_record(d, email, req->remote_addr, rc == 0, clock_now_ms(), &err);
-    if (rec < 0) {
-        api_error_from_code(res, rec, &err);
+    if (rc == SM_EUNAUTHORIZED) { /* already recorded as a failure */
+        http_response_error(res, 401, "unauthorized", NULL, "invalid email or password");
         goto done;
     }
-    if (rc == SM_EUNAUTHORIZED) {
-        http_response_error(res, 401, "unauthorized", NULL, "invalid email or password");
+    /* Unrecorded, the success would leave the account's failures counting:
+     * fail closed. */
+    if ((rc = auth_login_succeeded(d, &attempt, &err)) < 0) {
+        api_error_from_code(res, rc, &err);
         goto done;
     }
     login_succeed(req, res, d, cfg, &u);

@@ -25,11 +25,17 @@
  *     A success never resets an IP's count, nor any other IP's.
  * Refused attempts are not recorded: the password was not tried, the lock
  * ends exactly when Retry-After says, and a flood cannot grow the table.
- * The check and the record are separate statements, so concurrent attempts
- * racing past the check can overshoot a limit by at most the number in
- * flight at once (bounded by the blocking pool); argon2id's cost sits
- * between them, and serialising logins behind a write lock would cost more
- * than that overshoot. */
+ *
+ * The check and the record are one write transaction, taken before the
+ * password is tried: the attempt is recorded as a failure at once, and
+ * turned into a success afterwards (auth_login_succeeded). So concurrent
+ * attempts cannot race past a limit: of 50 parallel guesses at an account
+ * with a limit of 5, exactly 5 reach argon2id. On SQLite write transactions
+ * are serialised anyway; on PostgreSQL the transaction first takes
+ * transaction-scoped advisory locks on the account and on the IP (account
+ * first, so two attempts never wait on each other in a cycle). argon2id's
+ * cost sits outside the transaction. An attempt whose process dies before
+ * the password check finishes stays a failure (fail closed). */
 #include "shop/auth.h"
 
 #include <stdio.h>
@@ -215,17 +221,15 @@ static int limit_reached(db *d, const char *sql, const char *scope_key, int64_t 
     return 0;
 }
 
-int auth_login_check(db *d, const auth_limits *lim, const char *email, const char *ip,
-                     int64_t now_ms, int64_t *retry_after_s, sm_error *err)
+/* The end of the longer lock in force for the account and the IP at
+ * `now_ms` (≤ now_ms when neither limit is reached). */
+static int lock_until(db *d, const auth_limits *lim, const char *akey, const char *ikey,
+                      int64_t now_ms, int64_t *until, sm_error *err)
 {
-    char akey[USERS_EMAIL_MAX + 1], ikey[IP_KEY_MAX + 1];
     int64_t window_ms = (int64_t)lim->window_s * 1000;
     int64_t since = now_ms - window_ms;
     int64_t account_until = 0, ip_until = 0;
     int rc;
-
-    account_key(email, akey);
-    ip_key(ip, ikey);
 
     /* Failures after the account's last success, newest first. */
     rc = limit_reached(d,
@@ -245,25 +249,74 @@ int auth_login_check(db *d, const auth_limits *lim, const char *email, const cha
                        ikey, since, lim->max_per_ip, window_ms, &ip_until, err);
     if (rc < 0)
         return rc;
-
-    int64_t until = account_until > ip_until ? account_until : ip_until;
-    if (until <= now_ms)
-        return 0;
-    if (retry_after_s)
-        *retry_after_s = (until - now_ms + 999) / 1000;
-    return sm_error_set(err, SM_ERATELIMIT, "too many login attempts");
+    *until = account_until > ip_until ? account_until : ip_until;
+    return 0;
 }
 
-int auth_login_record(db *d, const char *email, const char *ip, bool success, int64_t now_ms,
-                      sm_error *err)
+typedef struct begin_unit_arg {
+    const auth_limits *lim;
+    const char *akey, *ikey;
+    int64_t now_ms;
+    int64_t until; /* out: set when refused */
+    auth_attempt *a;
+} begin_unit_arg;
+
+static int begin_unit(db *d, void *arg, sm_error *err)
+{
+    begin_unit_arg *b = arg;
+    db_result *r = NULL;
+    int rc;
+    if (db_get_kind(d) == DB_POSTGRES) {
+        db_value pa[] = {DB_T(b->akey)}, pi[] = {DB_T(b->ikey)};
+        if ((rc = db_exec(d, "SELECT pg_advisory_xact_lock(1, hashtext($1))", pa, 1, NULL, err)) <
+                0 ||
+            (rc = db_exec(d, "SELECT pg_advisory_xact_lock(2, hashtext($1))", pi, 1, NULL, err)) <
+                0)
+            return rc;
+    }
+    if ((rc = lock_until(d, b->lim, b->akey, b->ikey, b->now_ms, &b->until, err)) < 0)
+        return rc;
+    if (b->until > b->now_ms)
+        return SM_ERATELIMIT; /* nothing written */
+    db_value p[] = {DB_T(b->akey), DB_I(b->now_ms), DB_T(b->ikey)};
+    rc = db_query(d,
+                  "INSERT INTO login_attempts (scope, key, success, created_at) "
+                  "VALUES ('account', $1, 0, $2), ('ip', $3, 0, $2) RETURNING id, scope",
+                  p, 3, &r, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < db_result_rows(r); i++) {
+        const char *scope = db_result_text(r, i, 1);
+        if (scope && strcmp(scope, "account") == 0)
+            b->a->account_id = db_result_int(r, i, 0);
+        else
+            b->a->ip_id = db_result_int(r, i, 0);
+    }
+    db_result_free(r);
+    if (!b->a->account_id || !b->a->ip_id)
+        return sm_error_set(err, SM_EDB, "login attempt not recorded");
+    return 0;
+}
+
+int auth_login_begin(db *d, const auth_limits *lim, const char *email, const char *ip,
+                     int64_t now_ms, auth_attempt *a, int64_t *retry_after_s, sm_error *err)
 {
     char akey[USERS_EMAIL_MAX + 1], ikey[IP_KEY_MAX + 1];
     account_key(email, akey);
     ip_key(ip, ikey);
+    memset(a, 0, sizeof *a);
+    begin_unit_arg b = {.lim = lim, .akey = akey, .ikey = ikey, .now_ms = now_ms, .a = a};
+    int rc = db_write_tx(d, begin_unit, &b, err);
+    if (rc != SM_ERATELIMIT)
+        return rc;
+    if (retry_after_s)
+        *retry_after_s = (b.until - now_ms + 999) / 1000;
+    return sm_error_set(err, SM_ERATELIMIT, "too many login attempts");
+}
 
-    db_value p[] = {DB_BUF(akey), DB_I(success ? 1 : 0), DB_I(now_ms), DB_BUF(ikey)};
-    return db_exec(d,
-                   "INSERT INTO login_attempts (scope, key, success, created_at) "
-                   "VALUES ('account', $1, $2, $3), ('ip', $4, $2, $3)",
-                   p, 4, NULL, err);
+int auth_login_succeeded(db *d, const auth_attempt *a, sm_error *err)
+{
+    db_value p[] = {DB_I(a->account_id), DB_I(a->ip_id)};
+    return db_exec(d, "UPDATE login_attempts SET success = 1 WHERE id IN ($1, $2)", p, 2, NULL,
+                   err);
 }

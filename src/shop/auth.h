@@ -80,15 +80,22 @@ typedef struct auth_limits {
  * config_load()). */
 void auth_limits_from_config(auth_limits *out);
 
-/* Decides whether a login for `email` (normalised here) from `ip` may be
- * tried at `now_ms`. Returns 0 when allowed; SM_ERATELIMIT with
- * *retry_after_s (≥ 1) when either limit is reached; SM_EDB. */
-int auth_login_check(db *d, const auth_limits *lim, const char *email, const char *ip,
-                     int64_t now_ms, int64_t *retry_after_s, sm_error *err);
+/* One login attempt, recorded before its password is checked. */
+typedef struct auth_attempt {
+    int64_t account_id, ip_id; /* its login_attempts rows */
+} auth_attempt;
 
-/* Records one attempt for the account and the IP. A success also ends the
- * account's failure streak (see auth.c). Returns 0 or SM_EDB. */
-int auth_login_record(db *d, const char *email, const char *ip, bool success, int64_t now_ms,
-                      sm_error *err);
+/* Decides whether a login for `email` (normalised here) from `ip` may be
+ * tried at `now_ms` and, when it may, records the attempt at once as a
+ * failure for the account and the IP, in the same write transaction as
+ * the check (concurrent attempts cannot race past a limit; see auth.c).
+ * Returns 0 and fills *a; SM_ERATELIMIT with *retry_after_s (≥ 1) when
+ * either limit is reached (nothing recorded); SM_EDB. */
+int auth_login_begin(db *d, const auth_limits *lim, const char *email, const char *ip,
+                     int64_t now_ms, auth_attempt *a, int64_t *retry_after_s, sm_error *err);
+
+/* Turns attempt `a` into a success, which also ends the account's failure
+ * streak. Returns 0 or SM_EDB. */
+int auth_login_succeeded(db *d, const auth_attempt *a, sm_error *err);
 
 #endif

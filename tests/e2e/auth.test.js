@@ -303,6 +303,20 @@ describe('login rate limits', () => {
     }
   });
 
+  test('LOGIN_MAX_FAILURES=3: of 12 parallel wrong guesses exactly 3 are tried, 9 are 429', async () => {
+    const srv = await startServer({ env: { LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW_SECONDS: '600' } });
+    try {
+      const u = await srv.createUser();
+      const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => srv.post('/api/auth/login/', { email: u.email, password: `guess-${i}-pass` })));
+      const statuses = rs.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429, 429, 429], JSON.stringify(rs.map((r) => r.text)));
+      // and the right password is refused too while the lock lasts
+      assertError(await srv.post('/api/auth/login/', { email: u.email, password: u.password }), 429, 'rate_limited');
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('LOGIN_MAX_PER_IP=5: attempts from one IP beyond the limit are 429', async () => {
     const srv = await startServer({ env: { LOGIN_MAX_PER_IP: '5', LOGIN_MAX_FAILURES: '100' }, admin: false });
     try {
