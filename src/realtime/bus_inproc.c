@@ -16,8 +16,10 @@
  * subscriber that replays history meanwhile may get an event both from the
  * replay and from the FIFO; the hub drops the second (its sequence number is
  * not above the last sent). The FIFO is bounded (FANOUT_MAX_BYTES): a
- * publisher that finds it full waits, so a burst slows publishers down
- * instead of growing memory. */
+ * publisher that finds it full waits, before it takes the mutex (replays
+ * never wait behind a full FIFO), so a burst slows publishers down instead
+ * of growing memory; publishers that passed the wait together may overrun
+ * the bound by one frame each. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -175,8 +177,17 @@ static int hist_reserve(inproc *b, hist *h)
     return 0;
 }
 
-/* Appends a copy of the frame to the fan-out FIFO, waiting while it is
- * full. Called under b->mu, which keeps the FIFO in sequence order. */
+/* Waits while the fan-out FIFO is full. Called without b->mu. */
+static void fanout_wait_space(inproc *b)
+{
+    pthread_mutex_lock(&b->fmu);
+    while (b->fbytes >= FANOUT_MAX_BYTES && !b->fstop)
+        pthread_cond_wait(&b->fcv, &b->fmu);
+    pthread_mutex_unlock(&b->fmu);
+}
+
+/* Appends a copy of the frame to the fan-out FIFO. Called under b->mu,
+ * which keeps the FIFO in sequence order; never waits. */
 static int fanout_push(inproc *b, const char *channel, const char *epoch, uint64_t seq,
                        const char *frame, size_t len)
 {
@@ -190,8 +201,6 @@ static int fanout_push(inproc *b, const char *channel, const char *epoch, uint64
     f->len = len;
     memcpy(f->frame, frame, len + 1);
     pthread_mutex_lock(&b->fmu);
-    while (b->fbytes > 0 && b->fbytes + len > FANOUT_MAX_BYTES && !b->fstop)
-        pthread_cond_wait(&b->fcv, &b->fmu);
     if (b->ftail)
         b->ftail->next = f;
     else
@@ -248,6 +257,7 @@ static int inproc_publish(rt_bus *base, const char *channel, const char *type, j
     if (!tail)
         return SM_EINVAL;
     int rc = SM_ENOMEM;
+    fanout_wait_space(b);
     pthread_mutex_lock(&b->mu);
     hist *h = hist_get(b, channel, now);
     char *frame = NULL;
