@@ -459,6 +459,21 @@ static int collect(wgroup *g, uint64_t now, bool stopping, int *nrelease, uint64
     return n;
 }
 
+/* Gives slot `s` its leased job (args move) and queues it for a job
+ * thread. Under g->mu. */
+static void slot_ready(wgroup *g, wslot *s, queue_job *job, uint64_t now)
+{
+    s->job = *job;
+    job->args = NULL; /* moved */
+    atomic_store(&s->ctx.stop, false);
+    s->ctx.id = s->job.id;
+    s->ctx.attempt = s->job.attempt;
+    s->claimed_ns = now;
+    s->state = SLOT_READY;
+    g->ready[(g->ready_head + g->nready) % g->concurrency] = (int)(s - g->slots);
+    g->nready++;
+}
+
 /* Writes the successes among o[0..nout) and claims up to `free` jobs in
  * one transaction, and makes the claimed ones READY. Returns how many were
  * claimed, or -1 (then the successes were not written either). */
@@ -483,17 +498,8 @@ static int fetch(wgroup *g, db *d, int free_slots, const outcome *o, int nout)
         wslot *s = &g->slots[i];
         if (s->state != SLOT_FREE)
             continue;
-        s->job = jobs[k];
-        jobs[k].args = NULL; /* moved */
-        atomic_store(&s->ctx.stop, false);
-        s->ctx.id = s->job.id;
-        s->ctx.attempt = s->job.attempt;
-        s->claimed_ns = now;
-        s->state = SLOT_READY;
-        g->ready[(g->ready_head + g->nready) % g->concurrency] = i;
-        g->nready++;
+        slot_ready(g, s, &jobs[k++], now);
         g->busy++;
-        k++;
     }
     if (n == 1)
         pthread_cond_signal(&g->cv_jobs);
@@ -547,15 +553,7 @@ static void group_deliver(void *ctx, void *slot, queue_job *job)
     wgroup *g = ctx;
     wslot *s = slot;
     pthread_mutex_lock(&g->mu);
-    s->job = *job;
-    job->args = NULL; /* moved */
-    atomic_store(&s->ctx.stop, false);
-    s->ctx.id = s->job.id;
-    s->ctx.attempt = s->job.attempt;
-    s->claimed_ns = clock_mono_ns();
-    s->state = SLOT_READY;
-    g->ready[(g->ready_head + g->nready) % g->concurrency] = (int)(s - g->slots);
-    g->nready++;
+    slot_ready(g, s, job, clock_mono_ns()); /* already counted busy by group_reserve */
     pthread_cond_signal(&g->cv_jobs);
     pthread_mutex_unlock(&g->mu);
     atomic_fetch_add(&g->w->handoffs, 1);
