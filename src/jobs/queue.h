@@ -152,26 +152,18 @@ int queue_worker_remove(db *d, const char *id, sm_error *err);
  * (those older than a day are not listed). *out is an owned array. */
 int queue_workers(db *d, int64_t alive_ms, json_t **out, sm_error *err);
 
-/* ---- in-process wake-up (wake.c) ---- */
-
-/* Called with the queue name that got a job (or NULL: any). */
-typedef void (*queue_wake_fn)(void *ctx, const char *queue);
-
-/* Subscribes / unsubscribes a waiter (at most 16). Thread-safe. */
-int queue_wake_subscribe(queue_wake_fn fn, void *ctx);
-void queue_wake_unsubscribe(queue_wake_fn fn, void *ctx);
-
-/* Wakes every subscriber for `queue`. Thread-safe, never blocks on I/O. */
-void queue_wake_notify(const char *queue);
-
-/* ---- in-process hand-off (wake.c) ----
+/* ---- in-process wake-up and hand-off (wake.c) ----
  *
- * A worker group in this process that has a free slot and found its queue
- * empty at its last claim registers as a taker. jobs_enqueue() outside a
- * transaction then reserves that slot, inserts the job already running
- * under the taker's lease (attempt 1, a fresh token) and hands it over:
- * the job starts without a claim round trip or a fetcher wake-up. */
+ * Each worker group in this process registers as a queue_taker. It is
+ * woken when a job may have become claimable on its queue. And while it
+ * has a free slot and found its queue empty at its last claim,
+ * jobs_enqueue() outside a transaction reserves that slot, inserts the job
+ * already running under the taker's lease (attempt 1, a fresh token) and
+ * hands it over: the job starts without a claim round trip or a fetcher
+ * wake-up. */
 typedef struct queue_taker {
+    /* A job may be claimable on `queue` (NULL: any). Must not block. */
+    void (*wake)(void *ctx, const char *queue);
     /* Reserves a free slot for a job of `queue`, or returns NULL. On
      * success *owner (the worker id, valid while the taker is registered)
      * and *lease_ms are set. Must not block on I/O. */
@@ -184,9 +176,12 @@ typedef struct queue_taker {
 } queue_taker;
 
 /* Registers / removes a taker (at most 16). queue_taker_remove() returns
- * once no hand-off to it is in flight. Thread-safe. */
+ * once no wake-up or hand-off to it is in flight. Thread-safe. */
 int queue_taker_add(const queue_taker *t);
 void queue_taker_remove(const queue_taker *t);
+
+/* Wakes every taker for `queue`. Thread-safe, never blocks on I/O. */
+void queue_wake_notify(const char *queue);
 
 /* One hand-off, from reserve to deliver or cancel. */
 typedef struct queue_handoff {

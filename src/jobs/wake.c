@@ -1,8 +1,8 @@
 /* wake.c — waking fetchers the moment a job may be claimable.
  *
  * In-process: jobs_enqueue() calls queue_wake_notify(queue), which calls
- * every subscribed waiter (a worker's queue groups) under a read lock; a
- * waiter only signals its own condition variable, so this never blocks on
+ * every registered taker (a worker's queue groups) under a read lock; a
+ * taker only signals its own condition variable, so this never blocks on
  * I/O and costs a few hundred nanoseconds when nobody listens.
  *
  * Across processes on PostgreSQL: jobs_enqueue() runs
@@ -31,57 +31,14 @@
 
 #include "core/log.h"
 
-#define WAKE_SUBSCRIBERS_MAX 16
+#define WAKE_TAKERS_MAX 16
 
-static struct {
-    queue_wake_fn fn;
-    void *ctx;
-} g_subs[WAKE_SUBSCRIBERS_MAX];
-static int g_nsubs;
-static pthread_rwlock_t g_subs_lock = PTHREAD_RWLOCK_INITIALIZER;
-
-int queue_wake_subscribe(queue_wake_fn fn, void *ctx)
-{
-    int rc = SM_ETOOLARGE;
-    pthread_rwlock_wrlock(&g_subs_lock);
-    if (g_nsubs < WAKE_SUBSCRIBERS_MAX) {
-        g_subs[g_nsubs].fn = fn;
-        g_subs[g_nsubs].ctx = ctx;
-        g_nsubs++;
-        rc = 0;
-    }
-    pthread_rwlock_unlock(&g_subs_lock);
-    return rc;
-}
-
-void queue_wake_unsubscribe(queue_wake_fn fn, void *ctx)
-{
-    pthread_rwlock_wrlock(&g_subs_lock);
-    for (int i = 0; i < g_nsubs; i++) {
-        if (g_subs[i].fn == fn && g_subs[i].ctx == ctx) {
-            g_subs[i] = g_subs[--g_nsubs];
-            break;
-        }
-    }
-    pthread_rwlock_unlock(&g_subs_lock);
-}
-
-void queue_wake_notify(const char *queue)
-{
-    pthread_rwlock_rdlock(&g_subs_lock);
-    for (int i = 0; i < g_nsubs; i++)
-        g_subs[i].fn(g_subs[i].ctx, queue);
-    pthread_rwlock_unlock(&g_subs_lock);
-}
-
-/* ---- hand-off to a local worker ----
- *
- * The read lock is held from reserve to deliver/cancel, across the
- * enqueuer's INSERT: queue_taker_remove() takes the write lock, so a
- * stopping worker waits for hand-offs in flight and never frees a slot an
- * enqueuer still holds. Readers never wait for each other. */
-
-static const queue_taker *g_takers[WAKE_SUBSCRIBERS_MAX];
+/* The takers. The read lock covers a wake-up, and a hand-off from reserve
+ * to deliver/cancel, across the enqueuer's INSERT: queue_taker_remove()
+ * takes the write lock, so a stopping worker waits for hand-offs in flight
+ * and never frees a slot an enqueuer still holds. Readers never wait for
+ * each other. */
+static const queue_taker *g_takers[WAKE_TAKERS_MAX];
 static int g_ntakers;
 static pthread_rwlock_t g_takers_lock = PTHREAD_RWLOCK_INITIALIZER;
 
@@ -89,7 +46,7 @@ int queue_taker_add(const queue_taker *t)
 {
     int rc = SM_ETOOLARGE;
     pthread_rwlock_wrlock(&g_takers_lock);
-    if (g_ntakers < WAKE_SUBSCRIBERS_MAX) {
+    if (g_ntakers < WAKE_TAKERS_MAX) {
         g_takers[g_ntakers++] = t;
         rc = 0;
     }
@@ -106,6 +63,14 @@ void queue_taker_remove(const queue_taker *t)
             break;
         }
     }
+    pthread_rwlock_unlock(&g_takers_lock);
+}
+
+void queue_wake_notify(const char *queue)
+{
+    pthread_rwlock_rdlock(&g_takers_lock);
+    for (int i = 0; i < g_ntakers; i++)
+        g_takers[i]->wake(g_takers[i]->ctx, queue);
     pthread_rwlock_unlock(&g_takers_lock);
 }
 

@@ -11,9 +11,9 @@
  * process or a PostgreSQL NOTIFY (wake.c), by the nearest deadline, or by
  * the poll interval.
  *
- * Hand-off: a group whose last claim found its queue drained, with a free
- * slot and no wake-up pending, registers as a queue_taker. jobs_enqueue()
- * outside a transaction reserves the slot, inserts the job already running
+ * Hand-off: each group is a queue_taker (wake.c). While its last claim
+ * found its queue drained and it has a free slot and no wake-up pending,
+ * jobs_enqueue() outside a transaction reserves the slot, inserts the job already running
  * under this worker's lease and delivers it READY: no fetcher wake-up and
  * no claim round trip between the enqueue and the start. Jobs that become
  * due by time alone (scheduled, retries) are seen at the next poll, so a
@@ -764,18 +764,17 @@ static int group_start(worker *w, const worker_queue *q, sm_error *err)
             return sm_error_set(err, SM_ENOMEM, "cannot start a job thread");
         g->nthreads++;
     }
-    if (queue_wake_subscribe(group_wake, g) != 0)
-        return sm_error_set(err, SM_ETOOLARGE, "too many queue groups in this process");
-    if (pthread_create(&g->fetcher, NULL, fetcher_main, g) != 0) {
-        queue_wake_unsubscribe(group_wake, g);
-        return sm_error_set(err, SM_ENOMEM, "cannot start a fetcher thread");
-    }
-    g->fetcher_started = true;
-    g->taker = (queue_taker){
-        .reserve = group_reserve, .deliver = group_deliver, .cancel = group_cancel, .ctx = g};
+    g->taker = (queue_taker){.wake = group_wake,
+                             .reserve = group_reserve,
+                             .deliver = group_deliver,
+                             .cancel = group_cancel,
+                             .ctx = g};
     if (queue_taker_add(&g->taker) != 0)
         return sm_error_set(err, SM_ETOOLARGE, "too many queue groups in this process");
-    g->taker_added = true;
+    g->taker_added = true; /* removed by worker_stop */
+    if (pthread_create(&g->fetcher, NULL, fetcher_main, g) != 0)
+        return sm_error_set(err, SM_ENOMEM, "cannot start a fetcher thread");
+    g->fetcher_started = true;
     return 0;
 }
 
@@ -785,10 +784,8 @@ static int group_start(worker *w, const worker_queue *q, sm_error *err)
 static bool group_join(wgroup *g, uint64_t deadline_ns)
 {
     bool all = true;
-    if (g->fetcher_started) {
-        queue_wake_unsubscribe(group_wake, g);
+    if (g->fetcher_started)
         pthread_join(g->fetcher, NULL);
-    }
     pthread_mutex_lock(&g->mu);
     g->exit = true;
     pthread_cond_broadcast(&g->cv_jobs);
@@ -830,8 +827,8 @@ void worker_stop(worker *w)
     db *d = NULL;
     if (!w)
         return;
-    /* No new hand-offs; the ones in flight are delivered before this
-     * returns, and the drain below releases or finishes them. */
+    /* No more wake-ups or hand-offs; those in flight end before this
+     * returns, and the drain below releases or finishes what they gave. */
     for (int k = 0; k < w->ngroups; k++)
         if (w->groups[k]->taker_added)
             queue_taker_remove(&w->groups[k]->taker);
