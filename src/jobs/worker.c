@@ -2,22 +2,25 @@
  *
  * Each queue group owns `concurrency` slots. A slot is FREE, RESERVED (an
  * enqueuer is inserting a job for it), READY (claimed, waiting for a job
- * thread), RUNNING, or DONE (outcome waiting to be written). The fetcher is the only thread that
- * talks to the job table for its group: it claims exactly as many jobs as there are free slots, so
- * nothing claimed waits behind a busy thread, and a slot becomes free again
- * only once its outcome is written, which bounds everything in memory by
- * the concurrency. Between rounds it sleeps on the group's condition
- * variable, woken by a job thread finishing, by jobs_enqueue() in this
- * process or a PostgreSQL NOTIFY (wake.c), by the nearest deadline, or by
- * the poll interval.
+ * thread), RUNNING, or DONE (outcome waiting to be written). The fetcher
+ * is the only thread that claims jobs and writes outcomes for its group
+ * (a hand-off, below, inserts a job straight into a reserved slot): it
+ * claims exactly as many jobs as there are free slots, so nothing claimed
+ * waits behind a busy thread, and a slot becomes free again only once its
+ * outcome is written, which bounds everything in memory by the
+ * concurrency. Between rounds it sleeps on the group's condition variable,
+ * woken by a job thread finishing, by jobs_enqueue() in this process or a
+ * PostgreSQL NOTIFY (wake.c), by the nearest deadline, or by the poll
+ * interval.
  *
  * Hand-off: each group is a queue_taker (wake.c). While its last claim
  * found its queue drained and it has a free slot and no wake-up pending,
- * jobs_enqueue() outside a transaction reserves the slot, inserts the job already running
- * under this worker's lease and delivers it READY: no fetcher wake-up and
- * no claim round trip between the enqueue and the start. Jobs that become
- * due by time alone (scheduled, retries) are seen at the next poll, so a
- * hand-off may start ahead of them by up to one poll interval.
+ * jobs_enqueue() outside a transaction reserves the slot, inserts the job
+ * already running under this worker's lease and delivers it READY: no
+ * fetcher wake-up and no claim round trip between the enqueue and the
+ * start. Jobs that become due by time alone (scheduled, retries) are seen
+ * at the next poll, so a hand-off may start ahead of them by up to one
+ * poll interval.
  *
  * Deadlines: each attempt gets one at start (the task's time limit or the
  * worker's default). When it passes, the fetcher sets the attempt's stop
