@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import { describe, before, after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  test, startServer, assertError, uid, API_PATHS, VERSION, SCALE, withTimeout,
+  test, startServer, assertError, uid, API_PATHS, VERSION, SCALE, withTimeout, until,
 } from './lib/harness.js';
 import { exchange, requestBytes, parseResponses } from './lib/raw.js';
 
@@ -88,10 +88,9 @@ describe('http protocol', () => {
     assert.equal(r.status, 401);
     const id2 = `log-${uid()}`;
     assert.equal((await srv.get('/api/products/', { headers: { 'X-Request-ID': id2 } })).status, 200);
-    await sleep(300);
+    await until(`log lines carrying ${id} and ${id2}`,
+      () => srv.logsFor(id).length >= 1 && srv.logsFor(id2).length >= 1, 5000);
     const lines = srv.logsFor(id);
-    assert.ok(lines.length >= 1, `no log line carries ${id}; last lines:\n${srv.logTail(10)}`);
-    assert.ok(srv.logsFor(id2).length >= 1, `no log line carries ${id2}`);
     // the access line names the request
     const access = [...lines, ...srv.logsFor(id2)].map((l) => JSON.stringify(l.json));
     assert.ok(access.some((l) => l.includes('/api/auth/login/') && l.includes('401')), `access log for ${id}: ${access}`);

@@ -3,7 +3,7 @@
 // and the tasks command. Test-only tasks come from SMARTMARKET_TEST_TASKS=1.
 import assert from 'node:assert/strict';
 import { describe, before, after } from 'node:test';
-import { test, startServer, assertError } from './lib/harness.js';
+import { test, startServer, assertError, until } from './lib/harness.js';
 import { startWorker, enqueue, job, waitJob, sleep } from './lib/jobs.js';
 
 describe('jobs', () => {
@@ -113,15 +113,16 @@ describe('jobs', () => {
 
   test('admin API: queues, list, workers, purge, errors', async () => {
     const w = worker(['--queues', 'emails=1']);
-    await sleep(300);
+    // The worker registers once it has started; under ASan that takes a while.
+    await until('the worker to register', async () => {
+      const r = await srv.get('/api/admin/workers/', { token: srv.adminToken });
+      return r.status === 200 && r.json.workers.some((x) => x.alive && x.queues === 'emails=1');
+    });
     const q = await srv.get('/api/admin/jobs/queues/', { token: srv.adminToken });
     assert.equal(q.status, 200);
     for (const name of ['ml', 'emails', 'maintenance', 'reports']) {
       assert.ok(q.json.queues.some((x) => x.queue === name), name);
     }
-    const ws = await srv.get('/api/admin/workers/', { token: srv.adminToken });
-    assert.equal(ws.status, 200);
-    assert.ok(ws.json.workers.some((x) => x.alive && x.queues === 'emails=1'));
     const l = await srv.get('/api/admin/jobs/?state=succeeded&queue=test', { token: srv.adminToken });
     assert.equal(l.status, 200);
     assert.ok(l.json.items.length > 0);

@@ -10,8 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, before, after } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { test, startServer, baseEnv, BIN, SCALE } from './lib/harness.js';
+import { test, startServer, baseEnv, BIN, until } from './lib/harness.js';
 import { startSmtp, decodeWords, SMTP_AVAILABLE } from './lib/smtp.js';
 
 const live = new Set();
@@ -42,16 +41,6 @@ function startWorker(srv, env = {}, queues = 'ml,emails,maintenance,reports') {
   w.failed = (task) => w.lines.filter((l) => l.json && l.json.msg === 'job.fail' && l.json.task === task);
   w.stop = async () => { child.kill('SIGTERM'); const r = await w.exited; assert.equal(r.code, 0, w.lines.map((l) => l.raw).join('\n')); };
   return w;
-}
-
-async function until(what, fn, ms = 20000) {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms * SCALE) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function enqueue(srv, task, args) {

@@ -76,6 +76,21 @@ export async function withTimeout(p, ms) {
   }
 }
 
+/**
+ * Polls fn() every 50 ms until it returns a truthy value, which it returns;
+ * fails naming `what` after ms (times SCALE). For anything another process
+ * does in its own time: a worker registering, a log line reaching the pipe.
+ */
+export async function until(what, fn, ms = 20000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms * SCALE) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => { setTimeout(r, 50); });
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** A free TCP port on 127.0.0.1 (released before returning; the caller retries on a race). */
 export function freePort() {
   return new Promise((resolve, reject) => {
