@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,9 +73,12 @@ static void h_item(http_request *req, http_response *res, void *ctx)
     http_response_set_status(res, 204);
 }
 
+static atomic_int g_slow_started; /* h_slow calls so far */
+
 static void h_slow(http_request *req, http_response *res, void *ctx)
 {
     (void)req, (void)ctx;
+    atomic_fetch_add(&g_slow_started, 1);
     usleep(400 * 1000);
     http_response_set_body(res, "slow", 4, "text/plain");
 }
@@ -599,8 +603,11 @@ static void graceful_stop_finishes_in_flight(void **state)
     response r;
     assert_true(client_response(idle, &r, false));
     client *busy = client_open();
+    int started = atomic_load(&g_slow_started);
     client_sends(busy, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    usleep(100 * 1000); /* the handler is running */
+    for (int i = 0; i < 500 && atomic_load(&g_slow_started) == started; i++)
+        usleep(10 * 1000); /* until the handler is running */
+    assert_int_equal(atomic_load(&g_slow_started), started + 1);
     http_server_stop();
     assert_true(client_eof(idle)); /* idle keep-alive: closed at once */
     char v[64];
