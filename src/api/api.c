@@ -27,6 +27,7 @@ int api_routes_register(http_router *r, sm_error *err)
         {"docs", api_docs_routes},         {"test", api_test_routes},
         {"realtime", api_realtime_routes}, {"jobs", api_jobs_routes},
         {"search", api_search_routes},     {"recommend", api_recommend_routes},
+        {"stats", api_stats_routes},
     };
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         int rc = modules[i].add(r);

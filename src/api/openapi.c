@@ -296,6 +296,18 @@ static json_t *build_schemas(void)
                                   "queues", t_str(), "alive", t_bool(), "last_seen", t_time(),
                                   "running", t_array(t_type("object", NULL)), NULL)),
                  NULL));
+    set(s, "ProductStats",
+        t_object(
+            "version,built_at,sort,items", "version", t_int(), "built_at", t_nullable(t_time()),
+            "sort", t_enum("revenue,units,orders,recent"), "items",
+            t_array(t_object("product_id,name,units_sold,order_count,revenue_cents,bought_with",
+                             "product_id", t_int(), "name", t_str(), "currency", t_str(), "active",
+                             t_bool(), "units_sold", t_int(), "order_count", t_int(),
+                             "revenue_cents", t_int(), "last_sold_at", t_time(), "bought_with",
+                             t_array(t_object("product_id,name,together", "product_id", t_int(),
+                                              "name", t_str(), "together", t_int(), NULL)),
+                             NULL)),
+            NULL));
     json_t *check = t_object("status", "status", t_enum("ok,fail"), "latency_ms", t_int(), "error",
                              t_str(), NULL);
     set(s, "HealthCheck", check);
@@ -368,6 +380,15 @@ static json_t *build_parameters(void)
         param("state", "query", t_str(),
               "job state, comma list, or active/pending/failed (jobs API)"));
     set(p, "job_queue", param("queue", "query", t_str(), "queue name (jobs API)"));
+    set(p, "stats_sort",
+        param("sort", "query", t_enum("revenue,units,orders,recent"),
+              "best first by revenue, units sold, orders or last sale (default revenue)"));
+    set(p, "stats_limit",
+        param("limit", "query", t_bounded(t_int(), "minimum", 1, "maximum", 100),
+              "number of products (default 20)"));
+    set(p, "stats_with",
+        param("with", "query", t_bounded(t_int(), "minimum", 0, "maximum", 10),
+              "co-purchased products listed per product (default 3)"));
     set(p, "queue_name", param("queue", "path", t_str(), "queue name"));
     set(p, "user_id",
         param("user_id", "query", t_bounded(t_int(), "minimum", 1, NULL, 0),
@@ -484,6 +505,9 @@ static const struct route_doc {
      NULL, 200, "Job", "401,403,404,409"},
     {"get", "/api/admin/workers/", "jobs", "Workers by heartbeat, with what they run", WHO_STAFF,
      NULL, NULL, 200, "Workers", "401,403"},
+    {"get", "/api/admin/stats/products/", "stats",
+     "Best-sellers with what is bought with them, as of the last index build", WHO_STAFF,
+     "stats_sort,stats_limit,stats_with", NULL, 200, "ProductStats", "400,401,403"},
     {"get", "/health/live/", "health", "Liveness: touches nothing", WHO_PUBLIC, NULL, NULL, 200,
      "HealthLive", ""},
     {"get", "/health/ready/", "health", "Readiness: database and migrations", WHO_PUBLIC, NULL,
@@ -604,6 +628,10 @@ json_t *openapi_build(void)
         json_array_append_new(json_object_get(doc, "tags"),
                               chk(json_pack("{ss ss}", "name", "jobs", "description",
                                             "Background job queues and workers (admin)")));
+    if (doc)
+        json_array_append_new(json_object_get(doc, "tags"),
+                              chk(json_pack("{ss ss}", "name", "stats", "description",
+                                            "Sales figures for the operator (staff, admin)")));
     json_t *paths = chk(json_object());
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         json_t *item = json_object_get(paths, routes[i].path);

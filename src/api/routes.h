@@ -16,7 +16,8 @@ int api_docs_routes(http_router *r);    /* docs_api.c: /api/openapi.json, /api/d
 
 /* realtime_api.c: /ws/, /sse/, /poll/ channels (docs/REALTIME.md) */
 int api_realtime_routes(http_router *r);
-int api_jobs_routes(http_router *r); /* jobs_api.c: /api/admin/jobs/, /api/admin/workers/ */
+int api_jobs_routes(http_router *r);  /* jobs_api.c: /api/admin/jobs/, /api/admin/workers/ */
+int api_stats_routes(http_router *r); /* stats_api.c: /api/admin/stats/products/ */
 
 int api_search_routes(http_router *r); /* search_api.c: /api/search/ */
 int api_recommend_routes(

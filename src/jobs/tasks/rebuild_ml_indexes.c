@@ -1,11 +1,10 @@
 /* rebuild_ml_indexes.c — the popularity and co-purchase index, rebuilt.
  *
- * Until the search issue brings the real ML artefacts, this is the index
- * that exists: per product, units sold, orders, revenue and last sale
- * (product_stats), and its TASKS_NEIGHBOURS most co-purchased products
+ * First the SQL index: per product, units sold, orders, revenue and last
+ * sale (product_stats), and its TASKS_NEIGHBOURS most co-purchased products
  * (product_neighbours), counted over every order that was not cancelled.
- * Recommendations ("bought together") read it; the search issue replaces
- * this file with its own build behind the same task name.
+ * The sales figures (GET /api/admin/stats/products/, shop/stats.c) read it;
+ * the served recommendations come from the ML artefacts built after it.
  *
  * The build never exposes a half-built index. Rows are written under a new
  * version number (taken from ml_index_versions.next_version), product id
