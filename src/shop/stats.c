@@ -22,20 +22,18 @@ static const struct {
     {"recent", "last_sold_at"},
 };
 
-static const char *sort_column(const char *name)
+static int sort_index(const char *name)
 {
     for (size_t i = 0; name && i < sizeof g_sorts / sizeof g_sorts[0]; i++)
         if (strcmp(name, g_sorts[i].name) == 0)
-            return g_sorts[i].column;
-    return NULL;
+            return (int)i;
+    return -1;
 }
 
 const char *stats_sort_name(const char *name)
 {
-    for (size_t i = 0; name && i < sizeof g_sorts / sizeof g_sorts[0]; i++)
-        if (strcmp(name, g_sorts[i].name) == 0)
-            return g_sorts[i].name;
-    return NULL;
+    int i = sort_index(name);
+    return i < 0 ? NULL : g_sorts[i].name;
 }
 
 /* The index's current version and build time (NULL result row when the
@@ -90,9 +88,9 @@ static json_t *item_from_row(const db_result *r, int i)
 
 int stats_top_products(db *d, const char *sort, int limit, int with, json_t **out, sm_error *err)
 {
-    const char *col = sort_column(sort);
+    int si = sort_index(sort);
     *out = NULL;
-    if (!col)
+    if (si < 0)
         return sm_error_set(err, SM_EINVAL, "sort must be revenue, units, orders or recent");
     if (limit < 1 || limit > STATS_LIMIT_MAX || with < 0 || with > STATS_WITH_MAX)
         return sm_error_set(err, SM_EINVAL, "limit or with out of range");
@@ -118,7 +116,7 @@ int stats_top_products(db *d, const char *sort, int limit, int with, json_t **ou
              "AND n.product_id = top.product_id AND n.rank <= $2 "
              "LEFT JOIN products q ON q.id = n.neighbour_id "
              "ORDER BY top.%s DESC, top.product_id, n.rank",
-             col, col);
+             g_sorts[si].column, g_sorts[si].column);
     db_value p[] = {DB_I(limit), DB_I(with)};
     db_result *r = NULL;
     json_t *items = json_array();
@@ -147,7 +145,7 @@ int stats_top_products(db *d, const char *sort, int limit, int with, json_t **ou
     }
     db_result_free(r);
     *out = json_pack("{sI so ss so}", "version", (json_int_t)version, "built_at", built_at, "sort",
-                     stats_sort_name(sort), "items", items);
+                     g_sorts[si].name, "items", items);
     return *out ? 0 : sm_error_set(err, SM_ENOMEM, "out of memory");
 oom:
     rc = sm_error_set(err, SM_ENOMEM, "out of memory");
