@@ -16,7 +16,6 @@
 #include "ops/cache.h"
 #include "ops/mail.h"
 #include "ops/smtp_sink.h"
-#include "shop/stats.h"
 
 #define DAY 86400000LL
 /* 2024-03-10T00:00:00Z: the report day of the seed */
@@ -308,95 +307,6 @@ static void rebuild_ml_indexes_builds_stats_and_neighbours(void **state)
     cleanup_tmp();
 }
 
-/* The ids of `out`'s items, as "1,2,3", and of each item's bought_with. */
-static void item_ids(json_t *out, char *ids, size_t n, char *with, size_t wn)
-{
-    size_t a = 0, b = 0;
-    ids[0] = with[0] = '\0';
-    size_t i, j;
-    json_t *it, *nb;
-    json_array_foreach(json_object_get(out, "items"), i, it)
-    {
-        a += (size_t)snprintf(ids + a, n - a, "%s%lld", i ? "," : "",
-                              (long long)json_integer_value(json_object_get(it, "product_id")));
-        b += (size_t)snprintf(with + b, wn - b, "%s", i ? "|" : "");
-        json_array_foreach(json_object_get(it, "bought_with"), j, nb) b +=
-            (size_t)snprintf(with + b, wn - b, "%s%lld", j ? "," : "",
-                             (long long)json_integer_value(json_object_get(nb, "product_id")));
-    }
-}
-
-static void top_products_read_the_current_index(void **state)
-{
-    fixture *f = *state;
-    seed(f->d);
-    configure(NULL);
-    json_t *out = NULL;
-    char ids[128], with[128];
-
-    /* Before the first build: version 0, no build time, no items. */
-    OK(stats_top_products(f->d, "revenue", 10, 3, &out, &g_err));
-    assert_int_equal(json_integer_value(json_object_get(out, "version")), 0);
-    assert_true(json_is_null(json_object_get(out, "built_at")));
-    assert_int_equal(json_array_size(json_object_get(out, "items")), 0);
-    json_decref(out);
-
-    json_t *res = NULL;
-    OK(task_rebuild_ml_indexes(NULL, f->d, NULL, &res, &g_err));
-    json_decref(res);
-    OK(task_rebuild_ml_indexes(NULL, f->d, NULL, &res, &g_err)); /* version 2, 1 collected */
-    json_decref(res);
-
-    /* Revenue: Mug 3996, Book 2468, Pen 450; the cancelled Lamp not at all.
-     * Neighbours by times bought together, then id. */
-    OK(stats_top_products(f->d, "revenue", 10, 3, &out, &g_err));
-    assert_int_equal(json_integer_value(json_object_get(out, "version")), 2);
-    assert_true(json_is_string(json_object_get(out, "built_at")));
-    assert_string_equal(json_string_value(json_object_get(out, "sort")), "revenue");
-    item_ids(out, ids, sizeof ids, with, sizeof with);
-    assert_string_equal(ids, "3,2,1");
-    assert_string_equal(with, "1,2|1,3|2,3");
-    json_t *mug = json_array_get(json_object_get(out, "items"), 0);
-    assert_string_equal(json_string_value(json_object_get(mug, "name")), "=Mug");
-    assert_string_equal(json_string_value(json_object_get(mug, "currency")), "EUR");
-    assert_int_equal(json_integer_value(json_object_get(mug, "units_sold")), 4);
-    assert_int_equal(json_integer_value(json_object_get(mug, "order_count")), 2);
-    assert_int_equal(json_integer_value(json_object_get(mug, "revenue_cents")), 3996);
-    assert_true(json_is_true(json_object_get(mug, "active")));
-    json_t *nb = json_array_get(json_object_get(mug, "bought_with"), 0);
-    assert_string_equal(json_string_value(json_object_get(nb, "name")), "Pen");
-    assert_int_equal(json_integer_value(json_object_get(nb, "together")), 1);
-    json_decref(out);
-
-    /* Units: Mug 4, Pen 3, Book 2; one neighbour each, limit 2. */
-    OK(stats_top_products(f->d, "units", 2, 1, &out, &g_err));
-    item_ids(out, ids, sizeof ids, with, sizeof with);
-    assert_string_equal(ids, "3,1");
-    assert_string_equal(with, "1|2");
-    json_decref(out);
-    /* Orders: two each, so by id; no neighbours asked. */
-    OK(stats_top_products(f->d, "orders", 10, 0, &out, &g_err));
-    item_ids(out, ids, sizeof ids, with, sizeof with);
-    assert_string_equal(ids, "1,2,3");
-    assert_string_equal(with, "||");
-    json_decref(out);
-    /* Recent: Book and Mug last sold in order 4 (the latest), Pen in 2. */
-    OK(stats_top_products(f->d, "recent", 10, 0, &out, &g_err));
-    item_ids(out, ids, sizeof ids, with, sizeof with);
-    assert_string_equal(ids, "2,3,1");
-    json_decref(out);
-
-    assert_int_equal(stats_top_products(f->d, "price", 10, 3, &out, &g_err), SM_EINVAL);
-    assert_null(out);
-    assert_int_equal(stats_top_products(f->d, NULL, 10, 3, &out, &g_err), SM_EINVAL);
-    assert_int_equal(stats_top_products(f->d, "units", 0, 3, &out, &g_err), SM_EINVAL);
-    assert_int_equal(stats_top_products(f->d, "units", STATS_LIMIT_MAX + 1, 3, &out, &g_err),
-                     SM_EINVAL);
-    assert_int_equal(stats_top_products(f->d, "units", 10, STATS_WITH_MAX + 1, &out, &g_err),
-                     SM_EINVAL);
-    cleanup_tmp();
-}
-
 static void generate_daily_report_is_idempotent_per_date(void **state)
 {
     fixture *f = *state;
@@ -560,7 +470,6 @@ int main(void)
         FIXTURE_TEST(send_order_email_rejects_bad_args_and_unknown_orders),
         FIXTURE_TEST(send_order_email_over_smtp_arrives_once),
         FIXTURE_TEST(rebuild_ml_indexes_builds_stats_and_neighbours),
-        FIXTURE_TEST(top_products_read_the_current_index),
         FIXTURE_TEST(generate_daily_report_is_idempotent_per_date),
         FIXTURE_TEST(cleanup_old_data_deletes_in_batches_and_only_the_old),
         FIXTURE_TEST(purge_cache_evicts_expired_entries),
