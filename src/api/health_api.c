@@ -1,15 +1,18 @@
 /* health_api.c — /health/live/, /health/ready/ and /health/detailed/.
  *
  * live answers on the event loop and touches nothing: it says the process
- * is up and its loop turns. ready runs the readiness checks (ops/health.h)
- * on the blocking pool and answers 503 naming the failing check, so a load
- * balancer stops sending traffic to a process that cannot serve it; it is
+ * is up and its loop turns. ready runs the readiness checks (ops/health.h,
+ * and the Redis event bus when there is one) on the blocking pool and answers 503 naming the
+ * failing check, so a load balancer stops sending traffic to a process that cannot serve it; it is
  * public and takes no credentials (a probe sends none). detailed is for
  * admins: version, uptime, the checks, and the size of the shop. */
 #include "api/api_util.h"
 #include "api/routes.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "ops/health.h"
+#include "realtime/bus.h"
+#include "realtime/realtime.h"
 #include "version.h"
 
 static void handle_live(http_request *req, http_response *res, void *ctx)
@@ -20,7 +23,9 @@ static void handle_live(http_request *req, http_response *res, void *ctx)
 }
 
 /* Runs the readiness checks on this thread's connection; a failed ping
- * drops the connection so the next call reconnects. */
+ * drops the connection so the next call reconnects. With the Redis event
+ * bus, Redis is checked too: without it no live notification leaves this
+ * process, so a balancer should prefer another. */
 static void run_ready(health_report *rep, db **out)
 {
     db *d = NULL;
@@ -33,6 +38,13 @@ static void run_ready(health_report *rep, db **out)
         d = NULL;
     }
     *out = d;
+
+    bool checked = false;
+    sm_error bus_err = {0};
+    uint64_t t0 = clock_mono_ns();
+    int rc = rt_bus_check(realtime_bus(), &checked, &bus_err);
+    if (checked)
+        health_report_events(rep, rc, (double)(clock_mono_ns() - t0) / 1e6, bus_err.message);
 }
 
 static void handle_ready(http_request *req, http_response *res, void *ctx)

@@ -90,6 +90,18 @@ void health_run_ready(db *d, const char *open_error, health_report *out)
     out->ok = out->database.ok && out->migrations.ok;
 }
 
+void health_report_events(health_report *r, int rc, double latency_ms, const char *reason)
+{
+    r->events.ran = true;
+    r->events.latency_ms = latency_ms;
+    r->events.ok = rc == 0;
+    if (rc != 0) {
+        log_warning("readiness: event bus: %s", reason && *reason ? reason : sm_strerror(rc));
+        check_fail(&r->events, "event bus unavailable");
+        r->ok = false;
+    }
+}
+
 static json_t *check_json(const health_check *c)
 {
     json_t *o = json_pack("{s:s}", "status", c->ok ? "ok" : "fail");
@@ -112,13 +124,20 @@ json_t *health_report_json(const health_report *r)
 {
     json_t *dbc = check_json(&r->database);
     json_t *mig = check_json(&r->migrations);
-    if (!dbc || !mig) {
+    json_t *out = NULL;
+    if (dbc && mig)
+        out = json_pack("{s:s, s:{s:o, s:o}}", "status", r->ok ? "ok" : "fail", "checks",
+                        "database", dbc, "migrations", mig);
+    else {
         json_decref(dbc);
         json_decref(mig);
-        return NULL;
     }
-    return json_pack("{s:s, s:{s:o, s:o}}", "status", r->ok ? "ok" : "fail", "checks", "database",
-                     dbc, "migrations", mig);
+    if (out && r->events.ran &&
+        json_object_set_new(json_object_get(out, "checks"), "events", check_json(&r->events)) < 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    return out;
 }
 
 static int count_rows(db *d, const char *sql, int64_t *out, sm_error *err)

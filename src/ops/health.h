@@ -3,7 +3,8 @@
  *
  * A check has a name, an outcome, its latency and, on failure, a short
  * reason safe to show to anyone (engine details go to the log). The
- * readiness report runs the database ping and the migrations check; it is
+ * readiness report runs the database ping and the migrations check, and
+ * carries the event bus's check when the caller adds one (Redis); it is
  * "ok" only when every check is. No HTTP here. */
 #ifndef SM_OPS_HEALTH_H
 #define SM_OPS_HEALTH_H
@@ -26,6 +27,7 @@ typedef struct health_report {
     bool ok;
     health_check database;   /* db_ping */
     health_check migrations; /* db_migrations_check */
+    health_check events;     /* the event bus; ran only when health_report_events() set it */
 } health_report;
 
 /* Runs the readiness checks on `d` (NULL: the database could not be
@@ -33,9 +35,15 @@ typedef struct health_report {
  * outcome is in *out. Blocking (database round trips). */
 void health_run_ready(db *d, const char *open_error, health_report *out);
 
+/* Adds the event bus's check to `r`: `rc` 0 or the bus's error code after
+ * `latency_ms`; `reason` (may hold host names) goes to the log, the report
+ * says only "event bus unavailable". A failure makes the report fail. */
+void health_report_events(health_report *r, int rc, double latency_ms, const char *reason);
+
 /* Renders `r` as {"status":"ok"|"fail","checks":{"database":{…},
- * "migrations":{…}}} where each check is {"status", "latency_ms"[, "error"]}.
- * Returns a new reference, or NULL when out of memory. */
+ * "migrations":{…}[, "events":{…}]}} where each check is {"status",
+ * "latency_ms"[, "error"]}. Returns a new reference, or NULL when out of
+ * memory. */
 json_t *health_report_json(const health_report *r);
 
 /* Records the process start (call once at start-up, before threads);

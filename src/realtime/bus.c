@@ -49,6 +49,12 @@ void rt_bus_flush(rt_bus *b)
         b->ops->flush(b);
 }
 
+int rt_bus_check(rt_bus *b, bool *checked, sm_error *err)
+{
+    *checked = b && b->ops->check;
+    return *checked ? b->ops->check(b, err) : 0;
+}
+
 void rt_bus_free(rt_bus *b)
 {
     if (b)

@@ -58,7 +58,8 @@ typedef struct rt_bus_ops {
     int (*publish)(rt_bus *b, const char *channel, const char *type, json_t *data);
     int (*replay)(rt_bus *b, const char *channel, bool resume, uint64_t since, const char *epoch,
                   rt_replay *out);
-    void (*flush)(rt_bus *b); /* NULL: nothing to wait for */
+    void (*flush)(rt_bus *b);               /* NULL: nothing to wait for */
+    int (*check)(rt_bus *b, sm_error *err); /* NULL: nothing outside the process */
     void (*free)(rt_bus *b);
 } rt_bus_ops;
 
@@ -95,6 +96,14 @@ int rt_bus_replay(rt_bus *b, const char *channel, bool resume, uint64_t since, c
  * thread). A no-op on the Redis bus, whose delivery comes back through the
  * Redis subscription. Thread-safe. */
 void rt_bus_flush(rt_bus *b);
+
+/* Readiness: whether the bus can publish and deliver right now. The
+ * in-process bus has nothing to check (*checked = false, returns 0). On
+ * Redis: a PING on the command connection (re-opened when broken) and a
+ * connected subscriber; returns 0, or SM_EUNAVAILABLE with `err` saying
+ * which (host details included: log them, do not show them). Blocking, at
+ * most the Redis timeout (2 s). Thread-safe. */
+int rt_bus_check(rt_bus *b, bool *checked, sm_error *err);
 
 /* Stops and frees the bus (NULL is a no-op). No publisher may still run. */
 void rt_bus_free(rt_bus *b);

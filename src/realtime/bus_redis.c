@@ -328,6 +328,35 @@ done:
     return rc;
 }
 
+static int redis_check(rt_bus *base, sm_error *err)
+{
+    rbus *b = (rbus *)base;
+    bool pong = false;
+    pthread_mutex_lock(&b->mu);
+    /* Twice, like publish: an idle connection that Redis closed (a restart)
+     * fails its next command once, then cmd_conn() opens a new one. */
+    for (int attempt = 0; attempt < 2 && !pong; attempt++) {
+        redisContext *c = cmd_conn(b);
+        if (!c)
+            break;
+        redisReply *r = redisCommand(c, "PING");
+        pong = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+        if (r)
+            freeReplyObject(r);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!pong)
+        return sm_error_set(err, SM_EUNAVAILABLE, "redis %s:%d does not answer PING", b->host,
+                            b->port);
+    pthread_mutex_lock(&b->sub_mu);
+    bool subscribed = b->sub != NULL;
+    pthread_mutex_unlock(&b->sub_mu);
+    if (!subscribed)
+        return sm_error_set(err, SM_EUNAVAILABLE, "redis %s:%d: the subscriber is reconnecting",
+                            b->host, b->port);
+    return 0;
+}
+
 /* ---- the subscriber thread ---- */
 
 /* Handles one pmessage: "SEQ EPOCH FRAME" on sm:rt:ev:CHANNEL. */
@@ -421,6 +450,7 @@ static void redis_free(rt_bus *base)
 static const rt_bus_ops redis_ops = {
     .publish = redis_publish,
     .replay = redis_replay,
+    .check = redis_check,
     .free = redis_free,
 };
 

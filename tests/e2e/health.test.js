@@ -38,6 +38,7 @@ describe('health', () => {
     assert.ok(r.json.checks.database.latency_ms >= 0 && r.json.checks.database.latency_ms < 5000);
     assert.equal(typeof r.json.checks.migrations, 'object');
     assert.equal(r.json.checks.migrations.status, 'ok', r.text);
+    assert.equal(r.json.checks.events, undefined, 'the in-process bus has nothing to check');
   });
 
   test('detailed needs credentials (401)', async () => {

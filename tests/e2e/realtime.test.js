@@ -467,3 +467,50 @@ describe('realtime across nodes (Redis bus)', () => {
     assert.deepEqual(got.json.events.map((e) => e.data.id), [r.json.id]);
   });
 });
+
+describe('readiness follows the Redis bus', () => {
+  let redis;
+  let srv;
+  before(async () => {
+    redis = await startRedis();
+    srv = await startServer({ env: { REDIS_URL: redis.url } });
+  });
+  after(async () => {
+    await srv?.stop();
+    await redis?.stop();
+  });
+
+  const ready = () => srv.get('/health/ready/');
+
+  test('Redis down: 503 naming the event bus, database still ok; back up: 200 again', async () => {
+    const up = await ready();
+    assert.equal(up.status, 200, up.text);
+    assert.equal(up.json.checks.events.status, 'ok');
+    assert.equal(typeof up.json.checks.events.latency_ms, 'number');
+
+    const { port } = redis;
+    await redis.stop();
+    const down = await until('readiness to fail with Redis stopped', async () => {
+      const r = await ready();
+      return r.status === 503 ? r : null;
+    }, 10000);
+    assert.equal(down.json.status, 'fail');
+    assert.equal(down.json.checks.events.status, 'fail');
+    assert.equal(down.json.checks.events.error, 'event bus unavailable'); // no host details
+    assert.equal(down.json.checks.database.status, 'ok');
+    assert.equal((await srv.get('/health/live/')).status, 200);
+
+    redis = await startRedis({ port });
+    await until('readiness to recover with Redis back', async () => (await ready()).status === 200, 10000);
+    // The subscriber is back too: an order placed now reaches a subscriber.
+    const c = await connect(srv, '/ws/admin/orders/', { token: srv.adminToken });
+    await waitMessages(c, (m) => m.type === 'welcome');
+    const u = await srv.createUser({});
+    const p = await srv.createProduct({ stock: 5 });
+    const o = await srv.post('/api/orders/', { items: [{ product_id: p.id, quantity: 1 }] }, { token: u.token });
+    assert.equal(o.status, 201, o.text);
+    const [e] = await waitMessages(c, isEvent);
+    assert.equal(e.data.id, o.json.id);
+    await closeClient(c);
+  });
+});

@@ -19,10 +19,13 @@ function ping(port) {
   });
 }
 
-/** Starts redis-server; resolves {url, port, stop()}. */
-export async function startRedis() {
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    const port = await freePort();
+/**
+ * Starts redis-server; resolves {url, port, stop()}. `port` restarts one on
+ * the port a stopped server had (no retry on another port then).
+ */
+export async function startRedis({ port: fixed } = {}) {
+  for (let attempt = 0; attempt < (fixed ? 1 : 3); attempt += 1) {
+    const port = fixed || await freePort();
     const proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let exited = false;
     proc.on('close', () => { exited = true; });

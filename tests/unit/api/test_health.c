@@ -1,6 +1,7 @@
 /* test_health.c — the readiness checks and their JSON: a migrated database
  * is ready, an unmigrated one fails the migrations check, an unreachable
- * one fails the database check and skips the rest. */
+ * one fails the database check and skips the rest; the event bus's check,
+ * when added, joins the report without leaking host names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,12 +78,41 @@ static void unreachable_database_fails(void **state)
     json_decref(j);
 }
 
+static void event_bus_check_joins_the_report(void **state)
+{
+    (void)state;
+    test_db *t = test_db_open();
+    health_report r;
+    health_run_ready(t->d, NULL, &r);
+    json_t *j = health_report_json(&r);
+    assert_null(json_object_get(json_object_get(j, "checks"), "events")); /* not added */
+    json_decref(j);
+
+    health_report_events(&r, 0, 0.25, NULL);
+    assert_true(r.ok);
+    j = health_report_json(&r);
+    assert_string_equal(status_of(j, "events"), "ok");
+    json_decref(j);
+
+    health_report_events(&r, SM_EUNAVAILABLE, 2000, "redis 10.0.0.7:6379 does not answer PING");
+    assert_false(r.ok);
+    j = health_report_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "fail");
+    assert_string_equal(status_of(j, "events"), "fail");
+    assert_string_equal(status_of(j, "database"), "ok");
+    json_t *e = json_object_get(json_object_get(j, "checks"), "events");
+    assert_string_equal(json_string_value(json_object_get(e, "error")), "event bus unavailable");
+    json_decref(j);
+    test_db_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrated_database_is_ready),
         cmocka_unit_test(unmigrated_database_fails_migrations),
         cmocka_unit_test(unreachable_database_fails),
+        cmocka_unit_test(event_bus_check_joins_the_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
