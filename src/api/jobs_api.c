@@ -13,9 +13,6 @@
 #include "api/routes.h"
 #include "jobs/queue.h"
 
-/* A worker is alive when seen within three heartbeat intervals. */
-#define JOBS_API_ALIVE_MS 30000
-
 static void jobs_queues(http_request *req, http_response *res, const api_principal *who)
 {
     sm_error err = {0};
@@ -179,7 +176,7 @@ static void workers_list(http_request *req, http_response *res, const api_princi
     (void)req, (void)who;
     if (!d)
         return;
-    int rc = queue_workers(d, JOBS_API_ALIVE_MS, &out, &err);
+    int rc = queue_workers(d, QUEUE_WORKER_ALIVE_MS, &out, &err);
     if (rc)
         api_error_from_code(res, rc, &err);
     else

@@ -320,9 +320,20 @@ static json_t *build_schemas(void)
         t_object(
             "status,version", "status", t_enum("ok,fail"), "version", t_str(), "uptime_s", t_int(),
             "started_at", t_time(), "database",
-            t_object("kind", "kind", t_enum("sqlite,postgres"), NULL), "checks",
-            with(t_type("object", NULL), "additionalProperties", t_schema("HealthCheck")), "counts",
-            t_object(NULL, "users", t_int(), "products", t_int(), "orders", t_int(), NULL), NULL));
+            t_object("kind", "kind", t_enum("sqlite,postgres"), "size_bytes", t_int(),
+                     "connections", t_int(), NULL),
+            "checks", with(t_type("object", NULL), "additionalProperties", t_schema("HealthCheck")),
+            "counts",
+            t_object(NULL, "users", t_int(), "products", t_int(), "orders", t_int(), NULL), "jobs",
+            t_object(NULL, "queues", t_array(t_type("object", NULL)), "workers_alive", t_int(),
+                     NULL),
+            "process",
+            t_object(NULL, "pid", t_int(), "rss_bytes", t_int(), "cpu_user_s",
+                     t_type("number", NULL), "cpu_system_s", t_type("number", NULL), "threads",
+                     t_int(), "open_fds", t_int(), NULL),
+            "disk",
+            t_object(NULL, "path", t_str(), "free_bytes", t_int(), "total_bytes", t_int(), NULL),
+            NULL));
     return s;
 }
 
@@ -512,8 +523,9 @@ static const struct route_doc {
      "HealthLive", ""},
     {"get", "/health/ready/", "health", "Readiness: database and migrations", WHO_PUBLIC, NULL,
      NULL, 200, "HealthReady", "503"},
-    {"get", "/health/detailed/", "health", "Version, uptime, checks and counts", WHO_ADMIN, NULL,
-     NULL, 200, "HealthDetailed", "401,403"},
+    {"get", "/health/detailed/", "health",
+     "Version, uptime, checks, counts, database size, job queues, process and disk", WHO_ADMIN,
+     NULL, NULL, 200, "HealthDetailed", "401,403"},
     {"get", "/ws/admin/orders/", "realtime",
      "admin.orders channel: WebSocket (upgrade; docs/REALTIME.md)", WHO_STAFF, NULL, NULL, 101,
      NULL, "400,401,403,429"},

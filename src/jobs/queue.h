@@ -148,6 +148,10 @@ int queue_worker_beat(db *d, const char *id, const char *host, int64_t pid, cons
                       int64_t started_at, const char *running_json, sm_error *err);
 int queue_worker_remove(db *d, const char *id, sm_error *err);
 
+/* A worker is alive when its heartbeat (every JOBS_LEASE_MS / 3, 10 s by
+ * default) is this recent. */
+#define QUEUE_WORKER_ALIVE_MS 30000
+
 /* Workers seen within `alive_ms`, plus older ones flagged alive=false
  * (those older than a day are not listed). *out is an owned array. */
 int queue_workers(db *d, int64_t alive_ms, json_t **out, sm_error *err);

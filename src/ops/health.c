@@ -12,8 +12,12 @@
  * specific for migrations (the missing version is what an operator needs). */
 #include "ops/health.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -158,5 +162,80 @@ int health_counts(db *d, int64_t *users, int64_t *products, int64_t *orders, sm_
         (rc = count_rows(d, "SELECT COUNT(*) FROM products", products, err)) < 0 ||
         (rc = count_rows(d, "SELECT COUNT(*) FROM orders", orders, err)) < 0)
         return rc;
+    return 0;
+}
+
+/* The value of `key` (e.g. "VmRSS:") in /proc/self/status, or -1. */
+static int64_t proc_status_field(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int64_t v = -1;
+    size_t n = strlen(key);
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0) {
+            char *end;
+            long long x = strtoll(line + n, &end, 10);
+            if (end != line + n)
+                v = x;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static int64_t open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    int64_t n = 0;
+    if (!dir)
+        return -1;
+    while (readdir(dir))
+        n++;
+    closedir(dir);
+    return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+void health_process_read(health_process *out)
+{
+    struct rusage ru;
+    int64_t rss_kib = proc_status_field("VmRSS:");
+    out->rss_bytes = rss_kib < 0 ? -1 : rss_kib * 1024;
+    out->threads = proc_status_field("Threads:");
+    out->open_fds = open_fds();
+    out->cpu_user_s = out->cpu_system_s = -1;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+        out->cpu_system_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
+}
+
+int health_disk(const char *path, int64_t *free_bytes, int64_t *total_bytes, sm_error *err)
+{
+    struct statvfs st;
+    if (statvfs(path, &st) != 0)
+        return sm_error_set(err, SM_EIO, "statvfs %s failed", path);
+    *free_bytes = (int64_t)st.f_bavail * (int64_t)st.f_frsize;
+    *total_bytes = (int64_t)st.f_blocks * (int64_t)st.f_frsize;
+    return 0;
+}
+
+int health_db_size(db *d, int64_t *bytes, int64_t *connections, sm_error *err)
+{
+    bool pg = db_get_kind(d) == DB_POSTGRES;
+    db_result *r = NULL;
+    int rc = db_query(d,
+                      pg ? "SELECT pg_database_size(current_database()), (SELECT COUNT(*) FROM "
+                           "pg_stat_activity WHERE datname = current_database())"
+                         : "SELECT p.page_count * s.page_size, -1 FROM pragma_page_count() p, "
+                           "pragma_page_size() s",
+                      NULL, 0, &r, err);
+    if (rc < 0)
+        return rc;
+    *bytes = db_result_int(r, 0, 0);
+    *connections = db_result_int(r, 0, 1);
+    db_result_free(r);
     return 0;
 }

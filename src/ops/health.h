@@ -52,6 +52,26 @@ void health_mark_started(void);
 int64_t health_started_at_ms(void);
 int64_t health_uptime_s(void);
 
+/* What this process uses, for /health/detailed/: resident memory, CPU
+ * time, threads and open descriptors, from /proc/self and getrusage(). A
+ * figure that cannot be read is -1. Never fails. Thread-safe. */
+typedef struct health_process {
+    int64_t rss_bytes;
+    double cpu_user_s, cpu_system_s;
+    int64_t threads;
+    int64_t open_fds;
+} health_process;
+void health_process_read(health_process *out);
+
+/* Free (for unprivileged users) and total bytes of the filesystem holding
+ * `path` (statvfs). Returns 0 or SM_EIO with `err` filled. */
+int health_disk(const char *path, int64_t *free_bytes, int64_t *total_bytes, sm_error *err);
+
+/* The database's size in bytes (SQLite: pages × page size of the main
+ * file; PostgreSQL: pg_database_size) and, on PostgreSQL, the connections
+ * open to it (-1 on SQLite). Returns 0 or SM_EDB. */
+int health_db_size(db *d, int64_t *bytes, int64_t *connections, sm_error *err);
+
 /* Counts of users, products and orders (for /health/detailed/). Returns 0
  * or SM_EDB. */
 int health_counts(db *d, int64_t *users, int64_t *products, int64_t *orders, sm_error *err);

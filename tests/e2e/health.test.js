@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, before, after } from 'node:test';
 import {
-  test, startServer, assertError, DB_KIND, VERSION, ISO_TIME, pgAvailable, psqlAdmin, createDatabase, makeTempDir,
+  test, startServer, assertError, DB_KIND, VERSION, ISO_TIME, pgAvailable, psqlAdmin, createDatabase, makeTempDir, until,
 } from './lib/harness.js';
+import { startWorker } from './lib/jobs.js';
 
 describe('health', () => {
   let srv;
@@ -62,6 +63,43 @@ describe('health', () => {
     assert.equal(typeof r.json.checks, 'object');
     // the admin from createsuperuser and the customer registered above
     assert.deepEqual(r.json.counts, { users: 2, products: 0, orders: 0 });
+  });
+
+  test('detailed gives the database size, the job queues, the process and the disk', async () => {
+    const r = await srv.get('/health/detailed/', { token: srv.adminToken });
+    assert.equal(r.status, 200, r.text);
+    const { database, jobs, process: proc, disk } = r.json;
+    assert.ok(database.size_bytes > 0 && database.size_bytes < 1e9, JSON.stringify(database));
+    if (DB_KIND === 'postgres') assert.ok(database.connections >= 1, JSON.stringify(database));
+    else assert.equal(database.connections, undefined);
+    assert.deepEqual(jobs.queues.map((q) => q.queue).sort(), ['emails', 'maintenance', 'ml', 'reports']);
+    assert.equal(jobs.workers_alive, 0); // serve runs no worker
+
+    // The process figures are this server's, as the kernel sees them.
+    assert.equal(proc.pid, srv.proc.pid);
+    const status = fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+    assert.ok(Math.abs(proc.rss_bytes - rss) < rss / 2, `rss ${proc.rss_bytes} vs ${rss}`);
+    assert.ok(proc.threads >= 2, `threads ${proc.threads}`);
+    const fds = fs.readdirSync(`/proc/${srv.proc.pid}/fd`).length;
+    assert.ok(proc.open_fds >= 3 && Math.abs(proc.open_fds - fds) <= 10, `fds ${proc.open_fds} vs ${fds}`);
+    assert.ok(proc.cpu_user_s >= 0 && proc.cpu_system_s >= 0);
+    assert.equal(disk.path, srv.env().SMARTMARKET_DATA_DIR);
+    const st = fs.statfsSync(disk.path);
+    const total = st.blocks * st.bsize; // statvfs(2) as node sees it
+    assert.ok(Math.abs(disk.total_bytes - total) <= total / 100, `${disk.total_bytes} vs ${total}`);
+    assert.ok(disk.free_bytes > 0 && disk.free_bytes <= disk.total_bytes);
+
+    // A worker that starts shows up as alive.
+    const w = startWorker(srv, ['--queues', 'emails=1']);
+    try {
+      await until('the worker to be counted alive', async () => {
+        const d = await srv.get('/health/detailed/', { token: srv.adminToken });
+        return d.json.jobs.workers_alive === 1;
+      });
+    } finally {
+      await w.stop();
+    }
   });
 });
 

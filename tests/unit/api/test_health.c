@@ -106,6 +106,34 @@ static void event_bus_check_joins_the_report(void **state)
     test_db_close(t);
 }
 
+static void details_read_the_database_process_and_disk(void **state)
+{
+    (void)state;
+    test_db *t = test_db_open();
+    int64_t bytes = 0, conns = 0, free_bytes = 0, total = 0;
+    sm_error err = {0};
+    assert_int_equal(health_db_size(t->d, &bytes, &conns, &err), 0);
+    assert_true(bytes > 0);
+    if (db_get_kind(t->d) == DB_POSTGRES) {
+        assert_true(conns >= 1); /* this one at least */
+    } else {
+        assert_int_equal(bytes % 512, 0); /* whole pages */
+        assert_int_equal(conns, -1);
+    }
+    test_db_close(t);
+
+    health_process p;
+    health_process_read(&p);
+    assert_true(p.rss_bytes > 1 << 20);
+    assert_true(p.threads >= 1);
+    assert_true(p.open_fds >= 3); /* stdin, stdout, stderr at least */
+    assert_true(p.cpu_user_s >= 0 && p.cpu_system_s >= 0);
+
+    assert_int_equal(health_disk("/tmp", &free_bytes, &total, &err), 0);
+    assert_true(total > 0 && free_bytes <= total);
+    assert_int_equal(health_disk("/nonexistent/sm", &free_bytes, &total, &err), SM_EIO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +141,7 @@ int main(void)
         cmocka_unit_test(unmigrated_database_fails_migrations),
         cmocka_unit_test(unreachable_database_fails),
         cmocka_unit_test(event_bus_check_joins_the_report),
+        cmocka_unit_test(details_read_the_database_process_and_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
