@@ -42,8 +42,11 @@ int cmd_setup(void)
         fprintf(stderr, "smartmarket: %s\n", err.message);
         return CMD_FAIL;
     }
-    if (log_init(g_cfg.log_level, g_cfg.log_file, &err) < 0) {
-        fprintf(stderr, "smartmarket: LOG_FILE: %s\n", err.message);
+    log_file_options file = {.path = g_cfg.log_file,
+                             .max_bytes = (int64_t)g_cfg.log_file_max_mb << 20,
+                             .keep = g_cfg.log_file_keep};
+    if (log_init(g_cfg.log_level, &file, &err) < 0) {
+        fprintf(stderr, "smartmarket: %s\n", err.message);
         return CMD_FAIL;
     }
     if (sodium_init() < 0) {

@@ -219,6 +219,8 @@ int config_load(sm_config *cfg, sm_error *err)
         return sm_error_set(err, SM_ECONFIG, "LOG_LEVEL: '%s' is not DEBUG, INFO, WARNING or ERROR",
                             env_or("LOG_LEVEL", ""));
     STR("LOG_FILE", "", log_file);
+    INT("LOG_FILE_MAX_MB", 100, 0, 1048576, log_file_max_mb);
+    INT("LOG_FILE_KEEP", 5, 1, 1000, log_file_keep);
 
     INT("TOKEN_TTL_SECONDS", 86400, 60, 31536000, token_ttl_s);
     INT("SESSION_TTL_SECONDS", 28800, 60, 31536000, session_ttl_s);

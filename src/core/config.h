@@ -45,6 +45,8 @@ typedef struct sm_config {
     /* logging */
     log_level log_level;           /* LOG_LEVEL */
     char log_file[CONFIG_STR_MAX]; /* LOG_FILE, "" = stdout only */
+    int log_file_max_mb;           /* LOG_FILE_MAX_MB, 0 = never rotate */
+    int log_file_keep;             /* LOG_FILE_KEEP */
 
     /* security */
     char secret_key[256];     /* SECRET_KEY (≥ 32 chars); generated in data_dir if unset */

@@ -12,6 +12,7 @@
 #define SM_CORE_LOG_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -26,9 +27,20 @@ typedef enum log_level {
  * Returns 0 and sets *out, or SM_EINVAL. */
 int log_level_parse(const char *name, log_level *out);
 
-/* Sets the minimum level and an optional file (appended to, besides stdout;
- * NULL or "" for none). Call once at start-up, before threads. */
-int log_init(log_level level, const char *file_path, sm_error *err);
+/* The optional log file: appended to besides stdout, rotated when it
+ * reaches `max_bytes` (0: never) into path.1 … path.`keep`; a file moved
+ * away by someone else (logrotate, another process's rotation) is
+ * followed within a second. Processes may share one file. */
+typedef struct log_file_options {
+    const char *path; /* NULL or "": no file */
+    int64_t max_bytes;
+    int keep; /* ≥ 1 when max_bytes > 0 */
+} log_file_options;
+
+/* Sets the minimum level and the optional file (NULL: none). SM_EIO when
+ * the file cannot be opened, SM_ECONFIG/SM_EINVAL for bad options. Call
+ * once at start-up, before threads. */
+int log_init(log_level level, const log_file_options *file, sm_error *err);
 
 /* Closes the log file, if any. */
 void log_deinit(void);
