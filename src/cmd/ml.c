@@ -169,9 +169,11 @@ static int evaluate(int argc, char **argv)
 
 int cmd_ml(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (argc < 2)
+        return cmd_usage_error("ml", "a subcommand is needed: evaluate");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         ml_help();
-        return argc < 2 ? CMD_USAGE : CMD_OK;
+        return CMD_OK;
     }
     if (strcmp(argv[1], "evaluate") == 0)
         return evaluate(argc - 1, argv + 1);

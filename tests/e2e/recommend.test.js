@@ -5,7 +5,10 @@
 // validation, and the per-customer cache dropped on a new order.
 import assert from 'node:assert/strict';
 import { describe, before, after } from 'node:test';
-import { test, startServer, assertError, assertValidation } from './lib/harness.js';
+import path from 'node:path';
+import {
+  test, startServer, assertError, assertValidation, ROOT,
+} from './lib/harness.js';
 
 describe('recommendations', () => {
   let srv;
@@ -110,5 +113,63 @@ describe('recommendations', () => {
     assert.equal(after.headers.get('x-cache'), 'miss');
     assert.ok(!ids(after).includes(p.Kettle));
     assert.ok(ids(after).includes(p.Mug), JSON.stringify(ids(after)));
+  });
+});
+
+describe('ml evaluate (offline evaluation)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer();
+    const s = await srv.command(['seed', '--products', '400', '--users', '300', '--orders', '3000']);
+    assert.equal(s.code, 0, s.stderr + s.stdout);
+  });
+  after(async () => { await srv?.stop(); });
+
+  const evaluate = async (...args) => {
+    const r = await srv.command(['ml', 'evaluate', '--sample', '200', '--json', ...args]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  };
+  const row = (e, protocol, method) => e.recommendations.find((x) => x.protocol === protocol && x.method === method);
+
+  test('held-out orders: every model beats popularity on bundled demo data; search needs a build', async () => {
+    const queries = path.join(ROOT, 'tests/ml/queries.json');
+    const before = await evaluate('--queries', queries);
+    assert.equal(before.k, 10);
+    assert.equal(before.search, undefined, 'no index built yet: no search rows');
+    assert.equal(before.recommendations.length, 8);
+    for (const x of before.recommendations) {
+      assert.ok(x.users > 0 && x.hr >= 0 && x.hr <= 1 && x.ndcg >= 0 && x.ndcg <= x.hr, JSON.stringify(x));
+    }
+    // The seed builds baskets from complementary bundles: what was bought
+    // together predicts the held-out order far better than best-sellers.
+    for (const protocol of ['next-order', 'basket']) {
+      const pop = row(before, protocol, 'popular').hr;
+      assert.ok(row(before, protocol, 'co-purchase').hr > 1.5 * pop, protocol);
+      assert.ok(row(before, protocol, 'blend').hr > 1.5 * pop, protocol);
+    }
+
+    const b = await srv.command(['build_ml_indexes']);
+    assert.equal(b.code, 0, b.stderr + b.stdout);
+    const after = await evaluate('--queries', queries, '--k', '5');
+    assert.equal(after.k, 5);
+    assert.ok(after.search.queries > 10, JSON.stringify(after.search));
+    const hybrid = after.search.rows.find((x) => x.method === 'hybrid');
+    const bm25 = after.search.rows.find((x) => x.method === 'bm25');
+    assert.ok(hybrid['ndcg@10'] > 0.5 && hybrid['recall@10'] > 0.5, JSON.stringify(hybrid));
+    assert.ok(bm25['ndcg@10'] > 0.5, JSON.stringify(bm25));
+
+    // The table form names the protocols and methods.
+    const t = await srv.command(['ml', 'evaluate', '--sample', '100', '--queries', queries]);
+    assert.equal(t.code, 0, t.stderr);
+    for (const w of ['next-order', 'basket', 'co-purchase', 'als', 'blend', 'nDCG@10']) assert.match(t.stdout, new RegExp(w));
+  });
+
+  test('bad usage exits 2 with a message', async () => {
+    for (const args of [['ml', 'evaluate', '--k', '0'], ['ml', 'evaluate', '--sample', 'x'], ['ml', 'bogus'], ['ml']]) {
+      const r = await srv.command(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.code} ${r.stderr}`);
+      assert.match(r.stderr, /smartmarket ml: /);
+    }
   });
 });
