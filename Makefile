@@ -32,7 +32,7 @@ MIGR     := $(sort $(wildcard src/db/migrations/*.sql))
 UNIT_SRC := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: FORCE all help clean test unit e2e asan format format-check tidy bench deps
+.PHONY: FORCE all help clean test unit e2e asan coverage format format-check tidy bench deps
 all: $(BUILD)/smartmarket
 
 help:
@@ -40,6 +40,7 @@ help:
 	@echo "make unit       build and run the C unit tests (cmocka)"
 	@echo "make test       everything: scripts/test.sh (unit + e2e on SQLite and PostgreSQL)"
 	@echo "make asan       the whole suite under ASan+UBSan (build-asan/)"
+	@echo "make coverage   the whole suite on a --coverage build; gcovr report (build-cov/)"
 	@echo "make format     clang-format -i; make format-check fails on a diff"
 	@echo "make tidy       clang-tidy over src/"
 	@echo "make deps       install the Debian packages the build needs"
@@ -86,6 +87,9 @@ ASAN_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 asan:
 	CFLAGS="-O1 -g" $(MAKE) BUILD=build-asan SAN="$(ASAN_SAN)"
 	CFLAGS="-O1 -g" SM_BUILD=build-asan SM_SAN="$(ASAN_SAN)" sh scripts/test.sh
+
+coverage:
+	bash scripts/coverage.sh
 
 format:
 	clang-format -i $(SRC) $(CXXSRC) $(shell find src tests/unit -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$')

@@ -9,13 +9,15 @@ g++ libfaiss-dev"
 TEST_PKGS="libcmocka-dev postgresql redis-server python3-aiosmtpd nodejs npm clang-format \
 clang-tidy curl"
 BENCH_PKGS="wrk nginx-light"
+COVERAGE_PKGS="gcovr"
 
 case "${1:-build}" in
     build) PKGS="$BUILD_PKGS" ;;
     test) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
     bench) PKGS="$BUILD_PKGS $BENCH_PKGS" ;;
-    all) PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS" ;;
-    *) echo "usage: scripts/deps.sh [build|test|bench|all]" >&2; exit 2 ;;
+    coverage) PKGS="$BUILD_PKGS $TEST_PKGS $COVERAGE_PKGS" ;;
+    all) PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS $COVERAGE_PKGS" ;;
+    *) echo "usage: scripts/deps.sh [build|test|bench|coverage|all]" >&2; exit 2 ;;
 esac
 
 missing=""
