@@ -123,14 +123,22 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 /* path.N-1 → path.N … path.1 → path.2, path → path.1 (the oldest beyond
- * g_keep is overwritten). Under the flock of the file at the path. */
+ * g_keep is overwritten). Only the files that exist are renamed: the
+ * others write on while the lock is held. Under the flock of the file at
+ * the path. */
 static void file_shift(void)
 {
     char from[PATH_MAX + 16], to[PATH_MAX + 16];
-    for (int k = g_keep - 1; k >= 1; k--) {
+    int top = 1; /* the first missing path.N, or g_keep */
+    for (; top < g_keep; top++) {
+        snprintf(from, sizeof from, "%s.%d", g_file_path, top);
+        if (access(from, F_OK) != 0)
+            break;
+    }
+    for (int k = top - 1; k >= 1; k--) {
         snprintf(from, sizeof from, "%s.%d", g_file_path, k);
         snprintf(to, sizeof to, "%s.%d", g_file_path, k + 1);
-        (void)rename(from, to); /* ENOENT while fewer than g_keep exist */
+        (void)rename(from, to);
     }
     snprintf(to, sizeof to, "%s.1", g_file_path);
     (void)rename(g_file_path, to);

@@ -197,7 +197,10 @@ static void processes_share_a_file_and_lose_no_line(void **state)
         each_line(name, count_line, seen);
         files++;
     }
-    assert_true(files > 10); /* ~450 KiB in 8 KiB files: it did rotate */
+    /* ~450 KiB through an 8 KiB limit. Writers go on while one process
+     * rotates, so files overshoot by what they write meanwhile (more on a
+     * loaded machine): only "it rotated, more than once" is certain. */
+    assert_true(files >= 3);
     for (int i = 0; i < PROCS * LINES; i++)
         if (seen[i] != 1)
             fail_msg("process %d line %d seen %d times", i / LINES, i % LINES, seen[i]);
