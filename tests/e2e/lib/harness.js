@@ -55,6 +55,7 @@ export const API_PATHS = [
   '/api/orders/',
   '/api/orders/{id}/',
   '/api/orders/{id}/status/',
+  '/api/admin/stats/products/',
 ];
 
 const liveServers = new Set();
