@@ -7,8 +7,9 @@
 # builds build/smartmarket, applies the migrations, seeds demo data when the
 # database is empty, creates the admin account admin@example.com with a
 # random password printed once (it is stored nowhere but as an argon2id hash
-# in the database), then runs `smartmarket run` in the foreground (Ctrl-C
-# stops it). Safe to run again: data and the admin are kept.
+# in the database), queues the first index build when none exists, then runs
+# `smartmarket run` in the foreground (Ctrl-C stops it). Safe to run again:
+# data and the admin are kept.
 #
 # Environment: DATABASE_URL (default sqlite:///var/smartmarket.db),
 # SMARTMARKET_LISTEN (default 127.0.0.1:8000), and every variable of
@@ -55,6 +56,13 @@ else
     esac
 fi
 password=
+
+# Search, recommendations and the sales figures come from an index built
+# hourly; on a first start the embedded worker builds it at once.
+if [ ! -e "${SMARTMARKET_DATA_DIR:-var}/ml/current" ]; then
+    step "first index build: queued (search, recommendations, sales figures)"
+    "$BIN" tasks enqueue rebuild_ml_indexes >/dev/null
+fi
 
 host=${SMARTMARKET_LISTEN%:*}
 port=${SMARTMARKET_LISTEN##*:}
