@@ -19,8 +19,8 @@ static void stats_products(http_request *req, http_response *res, const api_prin
         sort = "revenue";
     if (!stats_sort_name(sort)) {
         http_response_error(res, 400, "validation_error",
-                            json_pack("{ss}", "sort", "must be revenue, units, orders or recent"),
-                            "sort must be revenue, units, orders or recent");
+                            json_pack("{ss}", "sort", "must be " STATS_SORTS),
+                            "sort must be " STATS_SORTS);
         return;
     }
     if (api_query_int(req, res, "limit", 20, 1, STATS_LIMIT_MAX, &limit) ||

@@ -91,7 +91,7 @@ int stats_top_products(db *d, const char *sort, int limit, int with, json_t **ou
     int si = sort_index(sort);
     *out = NULL;
     if (si < 0)
-        return sm_error_set(err, SM_EINVAL, "sort must be revenue, units, orders or recent");
+        return sm_error_set(err, SM_EINVAL, "sort must be " STATS_SORTS);
     if (limit < 1 || limit > STATS_LIMIT_MAX || with < 0 || with > STATS_WITH_MAX)
         return sm_error_set(err, SM_EINVAL, "limit or with out of range");
 

@@ -16,6 +16,7 @@
 
 #define STATS_LIMIT_MAX 100
 #define STATS_WITH_MAX 10 /* the index keeps 10 neighbours per product */
+#define STATS_SORTS "revenue, units, orders or recent" /* for messages */
 
 /* The orders `stats_top_products` accepts; NULL when `name` is none of
  * "revenue", "units", "orders", "recent". */
