@@ -72,7 +72,8 @@ enum {
     C_NID,
     C_NNAME,
     C_TOGETHER,
-    C_VERSION
+    C_VERSION,
+    C_BUILT
 };
 
 static json_t *item_from_row(const db_result *r, int i)
@@ -103,14 +104,14 @@ int stats_top_products(db *d, const char *sort, int limit, int with, json_t **ou
 
     char sql[1536];
     snprintf(sql, sizeof sql,
-             "WITH cur AS (SELECT current_version AS v FROM ml_index_versions "
+             "WITH cur AS (SELECT current_version AS v, built_at AS b FROM ml_index_versions "
              "WHERE name = 'product_stats'), "
              "top AS (SELECT s.product_id, s.units_sold, s.order_count, s.revenue_cents, "
              "s.last_sold_at FROM cur JOIN product_stats s ON s.version = cur.v "
              "ORDER BY s.%s DESC, s.product_id LIMIT $1) "
              "SELECT top.product_id, p.name, p.currency, p.active, top.units_sold, "
              "top.order_count, top.revenue_cents, top.last_sold_at, n.neighbour_id, q.name, "
-             "n.together, cur.v "
+             "n.together, cur.v, cur.b "
              "FROM top CROSS JOIN cur JOIN products p ON p.id = top.product_id "
              "LEFT JOIN product_neighbours n ON n.version = cur.v "
              "AND n.product_id = top.product_id AND n.rank <= $2 "
@@ -126,12 +127,17 @@ int stats_top_products(db *d, const char *sort, int limit, int with, json_t **ou
     }
     if ((rc = db_query(d, sql, p, 2, &r, err)))
         goto fail;
+    if (db_result_rows(r) > 0) { /* the rows' own snapshot: the header may be a build older */
+        version = db_result_int(r, 0, C_VERSION);
+        json_decref(built_at);
+        if (!(built_at = catjson_time(db_result_int(r, 0, C_BUILT))))
+            goto oom;
+    }
     json_t *item = NULL;
     int64_t last_id = -1;
     for (int i = 0; i < db_result_rows(r); i++) {
         if (db_result_int(r, i, C_ID) != last_id) {
             last_id = db_result_int(r, i, C_ID);
-            version = db_result_int(r, i, C_VERSION); /* the rows' own snapshot */
             if (!(item = item_from_row(r, i)) || json_array_append_new(items, item))
                 goto oom;
         }
